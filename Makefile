@@ -1,0 +1,51 @@
+# workload_guard — PGXS build.
+#
+#   make            build            make install   install into pg_config's tree
+#   make demo       throwaway server + workload + views (installs its own deps)
+#   make test       every test suite (installs its own deps), pass/fail summary
+#
+# Sources, regression tests, isolation specs and TAP tests are picked up by
+# wildcard so that adding a concern means adding files, not editing lists.
+
+EXTENSION  = workload_guard
+MODULE_big = workload_guard
+DATA       = workload_guard--1.0.sql
+PGFILEDESC = "workload_guard - tail latency, DDL discipline and incident brakes"
+
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+              -Wno-missing-field-initializers
+
+# Every suite boots its own preloaded server (pg_cron's pattern), so
+# "make installcheck" needs no running cluster.
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
+ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check_iso \
+                 --inputdir=test/isolation --outputdir=output_iso
+TAP_TESTS   = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+# PostgreSQL 15 by default; override with PG_CONFIG=... for another major.
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+# no server headers yet: only "make demo" and "make test" (which install
+# them) can run
+all install installcheck:
+	@echo "pg_config not found: run 'make test' or 'make demo' (they install PostgreSQL 15), or set PG_CONFIG" >&2; exit 1
+endif
+
+EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
+              regression.out demo_data
+
+.PHONY: demo test
+demo:
+	bash test/demo.sh
+
+test:
+	bash test/run_all.sh

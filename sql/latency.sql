@@ -1,0 +1,121 @@
+-- Latency recording: calls counted exactly, per track level, utility,
+-- errors and cancels, and the SQL surface around the histograms.
+CREATE EXTENSION workload_guard;
+SET workload_guard.track = 'top';
+SELECT workload_guard.reset_latency() >= 0 AS reset;
+
+CREATE TABLE t (id int PRIMARY KEY, v text);
+INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g;
+
+-- simple protocol: 5 executions of one digest
+SELECT v FROM t WHERE id = 1;
+SELECT v FROM t WHERE id = 2;
+SELECT v FROM t WHERE id = 3;
+SELECT v FROM t WHERE id = 4;
+SELECT v FROM t WHERE id = 5;
+
+-- prepared statement: the digest of the prepared query, not EXECUTE's
+PREPARE p(int) AS SELECT v FROM t WHERE id = $1 AND v IS NOT NULL;
+EXECUTE p(1);
+EXECUTE p(2);
+EXECUTE p(3);
+
+SELECT calls, errors, toplevel, query,
+       p50_ms > 0 AS p50_pos, p50_ms <= p99_ms AS ordered, p99_ms <= max_ms AS below_max,
+       min_ms <= p50_ms AS above_min
+FROM workload_guard.statement_latency
+WHERE query LIKE 'SELECT v FROM t%' ORDER BY query;
+
+-- the queryid is the core one: same number as EXPLAIN VERBOSE shows
+CREATE FUNCTION explain_queryid(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+    IF l LIKE 'Query Identifier:%' THEN RETURN substr(l, 19)::bigint; END IF;
+  END LOOP;
+  RETURN NULL;
+END $$;
+SELECT count(*) AS same_queryid
+FROM workload_guard.statement_latency
+WHERE queryid = explain_queryid('SELECT v FROM t WHERE id = 1');
+
+-- nested statements follow workload_guard.track
+CREATE FUNCTION nested_count() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN RETURN (SELECT count(*) FROM t WHERE id > 50); END $$;
+SELECT nested_count();
+SELECT count(*) AS nested_with_top FROM workload_guard.statement_latency
+WHERE NOT toplevel AND query LIKE '%id > 50%';
+SET workload_guard.track = 'all';
+SELECT nested_count();
+SELECT nested_count();
+SELECT calls, toplevel FROM workload_guard.statement_latency
+WHERE NOT toplevel AND query LIKE '%id > 50%';
+SET workload_guard.track = 'none';
+SELECT nested_count();
+SELECT calls FROM workload_guard.statement_latency
+WHERE query LIKE 'SELECT nested_count()%';
+SET workload_guard.track = 'top';
+
+-- utility statements are timed
+CREATE TABLE u1 (a int);
+DROP TABLE u1;
+SELECT calls, errors FROM workload_guard.statement_latency
+WHERE query LIKE 'CREATE TABLE u1%' OR query LIKE 'DROP TABLE u1%' ORDER BY query;
+
+-- errors are recorded and counted apart
+SELECT 1 / (id - id) FROM t WHERE id = 7;
+SELECT 1 / (id - id) FROM t WHERE id = 8;
+SELECT calls, errors, cancels FROM workload_guard.statement_latency
+WHERE query LIKE 'SELECT 1 / (id - id)%';
+
+-- cancels: statement_timeout is the tail an operator looks for
+SET statement_timeout = '50ms';
+SELECT count(*) FROM generate_series(1, 100000000) g;
+RESET statement_timeout;
+SELECT calls, errors, cancels, max_ms >= 25 AS waited
+FROM workload_guard.statement_latency
+WHERE query LIKE 'SELECT count(*) FROM generate_series(1, 100000000)%';
+
+-- an error inside a PL/pgSQL EXCEPTION block leaves nothing behind
+SET workload_guard.track = 'all';
+DO $$
+BEGIN
+  BEGIN
+    PERFORM 1 / (id - id) FROM t WHERE id = 9;
+  EXCEPTION WHEN division_by_zero THEN NULL;
+  END;
+END $$;
+SELECT calls, errors FROM workload_guard.statement_latency
+WHERE NOT toplevel AND query LIKE 'SELECT 1 / (id - id) FROM t WHERE id = 9%';
+SET workload_guard.track = 'top';
+
+-- latency_percentile / latency_histogram agree with the view
+SELECT l.p99_ms = workload_guard.latency_percentile(l.queryid, 0.99) AS same_p99,
+       (SELECT sum(count) FROM workload_guard.latency_histogram(l.queryid)) = l.calls AS hist_sum
+FROM workload_guard.statement_latency l WHERE query LIKE 'PREPARE p%';
+SELECT workload_guard.latency_percentile(12345, 0.5) AS unknown_digest;
+SELECT count(*) FROM workload_guard.latency_histogram(12345);
+
+-- bad input
+SELECT workload_guard.latency_percentile(1, 1.5);
+SELECT workload_guard.latency_percentile(1, 'NaN');
+SELECT workload_guard.latency_percentile(NULL, 0.5) IS NULL AS null_in_null_out;
+
+-- raw buckets sum to calls, for monitoring tools to diff and merge
+SELECT bool_and(b.total = l.calls) AS buckets_match_calls
+FROM workload_guard.statement_latency l
+JOIN (SELECT userid, dbid, queryid, toplevel, sum(count) AS total
+      FROM workload_guard.latency_buckets() GROUP BY 1, 2, 3, 4) b
+  USING (userid, dbid, queryid, toplevel);
+
+-- recent window: the same executions are in it
+SELECT recent_calls = calls AS recent_has_all, recent_p99_ms = p99_ms AS recent_p99,
+       recent_seconds > 0 AND recent_seconds <= 2 * 60 AS window_ok
+FROM workload_guard.statement_latency WHERE query LIKE 'PREPARE p%';
+
+-- reset of one digest, then of everything
+SELECT workload_guard.reset_latency(queryid) FROM workload_guard.statement_latency
+WHERE query LIKE 'PREPARE p%';
+SELECT count(*) FROM workload_guard.statement_latency WHERE query LIKE 'PREPARE p%';
+SELECT workload_guard.reset_latency() > 0 AS reset_all;
+SELECT statements <= 1 AS empty, evictions, dropped FROM workload_guard.latency_info;

@@ -1,0 +1,310 @@
+/*-------------------------------------------------------------------------
+ *
+ * workload_guard.c
+ *	  Module entry point: GUC definitions, shared memory requests and every
+ *	  hook workload_guard installs.
+ *
+ * This file owns all *_hook variables.  Each hook saves the previous value
+ * as prev_X and calls it (or the standard_X function) exactly once; the hook
+ * bodies only dispatch into the feature files, which never touch a hook
+ * variable themselves.  The order inside each hook is deliberate:
+ *
+ *	ExecutorStart	policy checks first (a refused statement never starts),
+ *					then the statement is started, then its clock.
+ *	ExecutorRun/Finish	timed; an error on the way out is recorded before it
+ *					propagates.
+ *	ProcessUtility	DDL rules before the statement runs, timing around it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "optimizer/planner.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "latency.h"
+#include "workload_guard.h"
+
+PG_MODULE_MAGIC;
+
+int			wg_nesting_level = 0;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+void		_PG_init(void);
+
+static void wg_shmem_request(void);
+static void wg_shmem_startup(void);
+static PlannedStmt *wg_planner(Query *parse, const char *query_string,
+							   int cursorOptions, ParamListInfo boundParams);
+static void wg_ExecutorStart(QueryDesc *queryDesc, int eflags);
+static void wg_ExecutorRun(WG_EXECUTORRUN_ARGS);
+static void wg_ExecutorFinish(QueryDesc *queryDesc);
+static void wg_ExecutorEnd(QueryDesc *queryDesc);
+static void wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							  bool readOnlyTree, ProcessUtilityContext context,
+							  ParamListInfo params, QueryEnvironment *queryEnv,
+							  DestReceiver *dest, QueryCompletion *qc);
+static void wg_xact_callback(XactEvent event, void *arg);
+static void wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
+
+void
+_PG_init(void)
+{
+	/*
+	 * Shared memory and the hooks only make sense when preloaded; loaded
+	 * later (CREATE EXTENSION without preloading), the SQL functions report
+	 * that clearly instead.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	wg_latency_define_gucs();
+	MarkGUCPrefixReserved("workload_guard");
+
+	/* queryids as pg_stat_statements and EXPLAIN VERBOSE show them */
+	EnableQueryId();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = wg_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = wg_shmem_startup;
+	prev_planner_hook = planner_hook;
+	planner_hook = wg_planner;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = wg_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = wg_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = wg_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = wg_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = wg_ProcessUtility;
+
+	RegisterXactCallback(wg_xact_callback, NULL);
+	RegisterSubXactCallback(wg_subxact_callback, NULL);
+}
+
+static void
+wg_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	wg_latency_shmem_request();
+}
+
+static void
+wg_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	wg_latency_shmem_startup();
+}
+
+/*
+ * Planning time counts toward the execution that follows it.  The nesting
+ * level is raised while planning, since planning can run nested statements
+ * (constant folding of SQL functions).
+ */
+static PlannedStmt *
+wg_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	instr_time	start,
+				duration;
+	volatile bool timed = parse->queryId != UINT64CONST(0) &&
+		wg_latency_enabled(wg_nesting_level);
+
+	if (timed)
+		INSTR_TIME_SET_CURRENT(start);
+
+	wg_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions,
+									   boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams);
+	}
+	PG_FINALLY();
+	{
+		wg_nesting_level--;
+	}
+	PG_END_TRY();
+
+	if (timed)
+	{
+		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SUBTRACT(duration, start);
+		wg_latency_planned(parse->queryId, wg_nesting_level, &duration);
+	}
+	return result;
+}
+
+static void
+wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+
+	wg_latency_executor_start(queryDesc, eflags, wg_nesting_level);
+}
+
+static void
+wg_ExecutorRun(WG_EXECUTORRUN_ARGS)
+{
+	instr_time	start;
+
+	wg_latency_run_enter(queryDesc, &start);
+	wg_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(WG_EXECUTORRUN_PASS);
+		else
+			standard_ExecutorRun(WG_EXECUTORRUN_PASS);
+	}
+	PG_CATCH();
+	{
+		wg_nesting_level--;
+		wg_latency_run_exit(queryDesc, &start, true);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	wg_nesting_level--;
+	wg_latency_run_exit(queryDesc, &start, false);
+}
+
+static void
+wg_ExecutorFinish(QueryDesc *queryDesc)
+{
+	instr_time	start;
+
+	wg_latency_run_enter(queryDesc, &start);
+	wg_nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_CATCH();
+	{
+		wg_nesting_level--;
+		wg_latency_run_exit(queryDesc, &start, true);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	wg_nesting_level--;
+	wg_latency_run_exit(queryDesc, &start, false);
+}
+
+static void
+wg_ExecutorEnd(QueryDesc *queryDesc)
+{
+	wg_latency_executor_end(queryDesc);
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+}
+
+static void
+wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	/* pstmt may be freed by the statement (ROLLBACK): copy what we need */
+	uint64		queryid = pstmt->queryId;
+	int			stmt_location = pstmt->stmt_location;
+	int			stmt_len = pstmt->stmt_len;
+	int			level = wg_nesting_level;
+	volatile bool timed = wg_latency_utility_tracked(pstmt, level);
+	instr_time	start;
+
+	/*
+	 * As in pg_stat_statements, the nesting level is raised only around
+	 * timed utilities, so the query run by EXECUTE stays top-level while the
+	 * query inside CREATE TABLE AS or EXPLAIN ANALYZE is nested.
+	 */
+	if (timed)
+	{
+		INSTR_TIME_SET_CURRENT(start);
+		wg_nesting_level++;
+	}
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_CATCH();
+	{
+		if (timed)
+		{
+			wg_nesting_level = level;
+			wg_latency_utility_done(queryid, level, queryString,
+									stmt_location, stmt_len, &start, true);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (timed)
+	{
+		wg_nesting_level = level;
+		wg_latency_utility_done(queryid, level, queryString,
+								stmt_location, stmt_len, &start, false);
+	}
+}
+
+static void
+wg_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			wg_latency_xact_cleanup(InvalidSubTransactionId);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		wg_latency_xact_cleanup(mySubid);
+}

@@ -1,0 +1,77 @@
+#!/bin/bash
+# make test: install dependencies, build, install, then run every suite
+# (pg_regress, isolation, TAP) as the postgres user in a scratch copy of
+# the tree, and finish with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+
+bash test/deps.sh || { echo "FAILED: could not install dependencies"; exit 1; }
+. test/env.sh
+
+make -s PG_CONFIG="$PG_CONFIG" >/dev/null || { echo "FAILED: build"; exit 1; }
+make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || { echo "FAILED: install"; exit 1; }
+
+# initdb refuses root: run the suites as postgres in a copy it owns.
+WORK=$(mktemp -d /tmp/workload_guard_test.XXXXXX)
+cp -a "$SRC/." "$WORK/"
+chown -R postgres: "$WORK"
+run() { runuser -u postgres -- env PATH="$PATH" "$@"; }
+
+passed=0
+failed=0
+suites_failed=""
+
+echo "== pg_regress"
+run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= TAP_TESTS= \
+	> "$WORK/regress.log" 2>&1
+rc=$?
+cat "$WORK/regress.log" | grep -E "^(ok|not ok|test |     |#)|tests (passed|failed)" || true
+p=$(grep -cE "^ok |^test .* \.\.\. ok|^     .* \.\.\. ok" "$WORK/regress.log")
+f=$(grep -cE "^not ok |FAILED" "$WORK/regress.log")
+passed=$((passed + p)); failed=$((failed + f))
+if [ $rc != 0 ]; then
+	suites_failed="$suites_failed regress"
+	[ -f "$WORK/regression.diffs" ] && head -200 "$WORK/regression.diffs"
+	[ "$f" = 0 ] && failed=$((failed + 1))
+fi
+
+echo "== isolation"
+run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= TAP_TESTS= \
+	> "$WORK/isolation.log" 2>&1
+rc=$?
+grep -E "^(ok|not ok|test |     )|tests (passed|failed)" "$WORK/isolation.log" || true
+p=$(grep -cE "^ok |^test .* \.\.\. ok|^     .* \.\.\. ok" "$WORK/isolation.log")
+f=$(grep -cE "^not ok |FAILED" "$WORK/isolation.log")
+passed=$((passed + p)); failed=$((failed + f))
+if [ $rc != 0 ]; then
+	suites_failed="$suites_failed isolation"
+	[ -f "$WORK/output_iso/regression.diffs" ] && head -200 "$WORK/output_iso/regression.diffs"
+	[ "$f" = 0 ] && failed=$((failed + 1))
+fi
+
+echo "== TAP"
+run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \
+	> "$WORK/tap.log" 2>&1
+rc=$?
+grep -vE "^\s*$" "$WORK/tap.log" | grep -E "^t/|^test/|\.\. |Result|Files=|not ok|Failed" || true
+p=$(grep -cE "^test/t/.*\.pl \.+ ok" "$WORK/tap.log")
+f=$(grep -cE "^test/t/.*\.pl \.+ .*(Failed|Dubious|not ok)" "$WORK/tap.log")
+passed=$((passed + p)); failed=$((failed + f))
+if [ $rc != 0 ]; then
+	suites_failed="$suites_failed tap"
+	for l in "$WORK"/tmp_check/log/regress_log_*; do
+		[ -f "$l" ] && grep -q "not ok" "$l" && { echo "--- $l"; tail -60 "$l"; }
+	done
+	[ "$f" = 0 ] && failed=$((failed + 1))
+fi
+
+echo
+echo "logs: $WORK"
+if [ -n "$suites_failed" ]; then
+	echo "FAILED suites:$suites_failed"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+echo "$passed passed, $failed failed"
+exit 0
