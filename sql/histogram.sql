@@ -74,3 +74,5 @@ SELECT workload_guard.histogram_estimate(ARRAY[1, NULL]::float8[], 0.5);
 SELECT workload_guard.histogram_estimate(ARRAY[1.0], -0.1);
 SELECT workload_guard.histogram_percentile(ARRAY[1, 2], ARRAY[1]::bigint[], 0.5);
 SELECT workload_guard.histogram_percentile(ARRAY[1], ARRAY[-1]::bigint[], 0.5);
+
+DROP EXTENSION workload_guard;

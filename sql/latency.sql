@@ -119,3 +119,7 @@ WHERE query LIKE 'PREPARE p%';
 SELECT count(*) FROM workload_guard.statement_latency WHERE query LIKE 'PREPARE p%';
 SELECT workload_guard.reset_latency() > 0 AS reset_all;
 SELECT statements <= 1 AS empty, evictions, dropped FROM workload_guard.latency_info;
+
+DROP TABLE t;
+DROP FUNCTION explain_queryid(text), nested_count();
+DROP EXTENSION workload_guard;
