@@ -91,6 +91,98 @@ REVOKE ALL ON FUNCTION reset_latency(bigint) FROM PUBLIC;
 -- Schema-change guard and DDL history (src/ddl_*.c)
 ------------------------------------------------------------------------------
 
+-- One row per schema change that ran, written in its own transaction by the
+-- ProcessUtility hook (src/ddl_history.c) as the table's owner.
+CREATE TABLE ddl_history (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at        timestamptz NOT NULL,
+    duration_ms       float8 NOT NULL,
+    lock_wait_ms      float8 NOT NULL,
+    session_role      name NOT NULL,
+    effective_role    name NOT NULL,
+    database_name     name NOT NULL,
+    application_name  text,
+    client_addr       inet,
+    backend_pid       int NOT NULL,
+    command_tag       text NOT NULL,
+    object_types      text[] NOT NULL,
+    object_identities text[] NOT NULL,
+    statement         text NOT NULL,
+    top_level         boolean NOT NULL,
+    rewrote           boolean NOT NULL,
+    rewrite_reason    text,
+    rules             text[] NOT NULL,
+    bypassed          boolean NOT NULL
+);
+CREATE INDEX ddl_history_started_at ON ddl_history (started_at);
+SELECT pg_catalog.pg_extension_config_dump('ddl_history', '');
+
+COMMENT ON TABLE ddl_history IS
+    'One row per schema change that ran (workload_guard schema-change guard)';
+
+CREATE FUNCTION trim_ddl_history(older_than interval DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'wg_trim_ddl_history'
+LANGUAGE C VOLATILE;
+
+-- Refused, timed-out and failed DDL: kept in shared memory, outside the
+-- aborted transaction, until restart.
+CREATE FUNCTION ddl_rejections(
+    OUT rejected_at timestamptz, OUT pid int, OUT dbid oid, OUT userid oid,
+    OUT sqlstate text, OUT rule text, OUT command_tag text, OUT relation text,
+    OUT message text, OUT blockers text, OUT statement text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_ddl_rejections'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW ddl_rejections AS
+    SELECT r.rejected_at, r.pid, d.datname AS database_name,
+           pg_catalog.pg_get_userbyid(r.userid) AS role_name,
+           r.sqlstate, r.rule, r.command_tag, r.relation, r.message,
+           r.blockers, r.statement
+    FROM ddl_rejections() r
+    LEFT JOIN pg_catalog.pg_database d ON d.oid = r.dbid;
+
+COMMENT ON VIEW ddl_rejections IS
+    'Recent refused, timed-out and failed schema changes (in memory, until restart)';
+
+CREATE FUNCTION reset_ddl_rejections()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'wg_reset_ddl_rejections'
+LANGUAGE C STRICT VOLATILE;
+
+-- Pure classification, as the guard sees each statement of a string.
+CREATE FUNCTION ddl_classify(sql text,
+    OUT command_tag text, OUT is_ddl boolean, OUT is_concurrent boolean,
+    OUT rule text, OUT clause text, OUT relation text, OUT is_temporary boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_ddl_classify_sql'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- PostgreSQL's own rewrite decision, and the object identities of each
+-- statement.  ENABLE ALWAYS: session_replication_role = replica must not
+-- switch the guard off.
+CREATE FUNCTION ddl_table_rewrite() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'wg_ddl_table_rewrite'
+LANGUAGE C;
+CREATE EVENT TRIGGER workload_guard_table_rewrite ON table_rewrite
+    EXECUTE FUNCTION ddl_table_rewrite();
+ALTER EVENT TRIGGER workload_guard_table_rewrite ENABLE ALWAYS;
+
+CREATE FUNCTION ddl_command_end() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'wg_ddl_command_end'
+LANGUAGE C;
+CREATE EVENT TRIGGER workload_guard_ddl_command_end ON ddl_command_end
+    EXECUTE FUNCTION ddl_command_end();
+ALTER EVENT TRIGGER workload_guard_ddl_command_end ENABLE ALWAYS;
+
+-- Everyone reads the record; nobody but the owner writes it.
+GRANT SELECT ON ddl_history, ddl_rejections TO PUBLIC;
+REVOKE ALL ON FUNCTION trim_ddl_history(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION reset_ddl_rejections() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ddl_table_rewrite() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ddl_command_end() FROM PUBLIC;
+
 ------------------------------------------------------------------------------
 -- Incident brakes: blocked digests, disabled indexes (src/digest_rules.c,
 -- src/index_hide.c, src/config_cache.c)

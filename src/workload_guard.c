@@ -13,7 +13,11 @@
  *					then the statement is started, then its clock.
  *	ExecutorRun/Finish	timed; an error on the way out is recorded before it
  *					propagates.
- *	ProcessUtility	DDL rules before the statement runs, timing around it.
+ *	ProcessUtility	DDL rules and timeouts before the statement runs (a
+ *					refused statement is neither run nor timed), timing
+ *					around it, the DDL history row after it; on error the
+ *					latency is recorded first, then the DDL guard records
+ *					the rejection (and may rethrow a clearer error).
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +33,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "ddl_guard.h"
 #include "latency.h"
 #include "workload_guard.h"
 
@@ -75,6 +80,7 @@ _PG_init(void)
 		return;
 
 	wg_latency_define_gucs();
+	wg_ddl_define_gucs();
 	MarkGUCPrefixReserved("workload_guard");
 
 	/* queryids as pg_stat_statements and EXPLAIN VERBOSE show them */
@@ -108,6 +114,7 @@ wg_shmem_request(void)
 		prev_shmem_request_hook();
 
 	wg_latency_shmem_request();
+	wg_ddl_shmem_request();
 }
 
 static void
@@ -117,6 +124,7 @@ wg_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	wg_latency_shmem_startup();
+	wg_ddl_shmem_startup();
 }
 
 /*
@@ -247,6 +255,10 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	int			level = wg_nesting_level;
 	volatile bool timed = wg_latency_utility_tracked(pstmt, level);
 	instr_time	start;
+	WgDdlState *ddl;
+
+	/* policy first: a refused DDL raises its error here */
+	ddl = wg_ddl_begin(pstmt, queryString, context);
 
 	/*
 	 * As in pg_stat_statements, the nesting level is raised only around
@@ -275,6 +287,8 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			wg_latency_utility_done(queryid, level, queryString,
 									stmt_location, stmt_len, &start, true);
 		}
+		if (ddl)
+			wg_ddl_error(ddl);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -285,6 +299,8 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		wg_latency_utility_done(queryid, level, queryString,
 								stmt_location, stmt_len, &start, false);
 	}
+	if (ddl)
+		wg_ddl_end(ddl);
 }
 
 static void

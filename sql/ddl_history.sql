@@ -1,0 +1,122 @@
+-- DDL history: one row per schema change that ran, in its transaction;
+-- DDL timeouts restored exactly; failures on record; who may read/write.
+CREATE EXTENSION workload_guard;
+\set VERBOSITY terse
+TRUNCATE workload_guard.ddl_history;
+SELECT workload_guard.reset_ddl_rejections() >= 0 AS reset;
+SET application_name = 'wg_history_test';
+
+CREATE TABLE h (id int PRIMARY KEY, v text);
+-- a multi-statement string: each DDL gets its own slice
+SELECT 1 \; ALTER TABLE h ADD COLUMN w int \; COMMENT ON TABLE h IS 'x' \; SELECT 2;
+DO $$ BEGIN EXECUTE 'CREATE VIEW hv AS SELECT id FROM h'; END $$;
+BEGIN;
+ALTER TABLE h ADD COLUMN gone int;
+ROLLBACK;                                 -- leaves no row
+CREATE SCHEMA hs CREATE TABLE ht (id serial);
+SET workload_guard.ddl_rewrite = warn;
+ALTER TABLE h ALTER COLUMN w TYPE bigint;
+RESET workload_guard.ddl_rewrite;
+SET workload_guard.ddl_bypass = on;
+VACUUM FULL h;
+RESET workload_guard.ddl_bypass;
+ALTER TABLE h ALTER COLUMN w TYPE int;    -- refused: no row
+
+SELECT command_tag, statement, top_level, object_types, object_identities,
+       rewrote, rewrite_reason, rules, bypassed
+FROM workload_guard.ddl_history ORDER BY id;
+
+SELECT count(*) = count(*) FILTER (WHERE duration_ms >= 0 AND lock_wait_ms >= 0
+         AND lock_wait_ms <= duration_ms AND session_role = session_user
+         AND effective_role = current_user AND database_name = current_database()
+         AND application_name = 'wg_history_test' AND backend_pid = pg_backend_pid()
+         AND started_at <= now() + interval '1 minute') AS all_consistent
+FROM workload_guard.ddl_history;
+
+-- caller's timeouts intact: value and source, after success and after errors
+SET lock_timeout = '7s';
+SHOW lock_timeout;
+ALTER TABLE h ADD COLUMN t1 int;
+SHOW lock_timeout;
+ALTER TABLE h ALTER COLUMN t1 TYPE text;  -- refused by the rewrite event
+SHOW lock_timeout;
+RESET lock_timeout;
+DO $$
+BEGIN
+  BEGIN
+    ALTER TABLE h ALTER COLUMN t1 TYPE text;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'caught: %, lock_timeout is %', SQLSTATE, current_setting('lock_timeout');
+  END;
+  BEGIN
+    ALTER TABLE h ADD COLUMN id int;     -- duplicate column
+  EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'caught: %, lock_timeout is %', SQLSTATE, current_setting('lock_timeout');
+  END;
+END $$;
+SELECT setting, source FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout');
+-- our lock timeout is what the DDL runs with, the shorter caller's wins
+CREATE FUNCTION seen_lock_timeout() RETURNS event_trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE NOTICE 'DDL runs with lock_timeout %', current_setting('lock_timeout'); END $$;
+CREATE EVENT TRIGGER seen ON ddl_command_start EXECUTE FUNCTION seen_lock_timeout();
+SET workload_guard.ddl_lock_timeout = '3s';
+ALTER TABLE h ADD COLUMN t2 int;
+SET lock_timeout = '1s';
+ALTER TABLE h ADD COLUMN t3 int;
+SHOW lock_timeout;
+RESET lock_timeout;
+RESET workload_guard.ddl_lock_timeout;
+DROP EVENT TRIGGER seen;
+DROP FUNCTION seen_lock_timeout();
+
+-- the DDL statement timeout really fires (a timer of our own: changing
+-- statement_timeout mid-statement would not arm anything)
+SET workload_guard.ddl_statement_timeout = '200ms';
+CREATE TABLE slow AS SELECT 1 AS x FROM pg_sleep(30);
+SHOW statement_timeout;
+RESET workload_guard.ddl_statement_timeout;
+-- a shorter caller statement_timeout wins, and is reported as such
+SET workload_guard.ddl_statement_timeout = '60s';
+SET statement_timeout = '200ms';
+CREATE TABLE slow AS SELECT 1 AS x FROM pg_sleep(30);
+RESET statement_timeout;
+RESET workload_guard.ddl_statement_timeout;
+SELECT rule, sqlstate, command_tag, message FROM workload_guard.ddl_rejections
+WHERE rule LIKE '%timeout' ORDER BY rejected_at;
+
+-- CONCURRENTLY gets no DDL timeouts; a failed one never leaves an invalid
+-- index silently
+INSERT INTO h (id, v) VALUES (1, 'dup'), (2, 'dup');
+\set VERBOSITY default
+CREATE UNIQUE INDEX CONCURRENTLY h_v ON h (v);
+\set VERBOSITY terse
+SELECT indexrelid::regclass, indisvalid FROM pg_index WHERE indrelid = 'h'::regclass AND NOT indisvalid;
+SELECT rule, sqlstate, statement FROM workload_guard.ddl_rejections WHERE rule = 'concurrently_failed';
+DROP INDEX CONCURRENTLY h_v;
+
+-- ordinary roles read, cannot write or forge
+CREATE ROLE wg_reader;
+SET ROLE wg_reader;
+SELECT count(*) > 0 AS can_read FROM workload_guard.ddl_history;
+SELECT count(*) > 0 AS can_read FROM workload_guard.ddl_rejections;
+INSERT INTO workload_guard.ddl_history (started_at, duration_ms, lock_wait_ms, session_role,
+  effective_role, database_name, backend_pid, command_tag, object_types, object_identities,
+  statement, top_level, rewrote, rules, bypassed)
+VALUES (now(), 0, 0, 'x', 'x', 'x', 0, 'x', '{}', '{}', 'x', true, false, '{}', false);
+UPDATE workload_guard.ddl_history SET statement = 'forged';
+DELETE FROM workload_guard.ddl_history;
+SELECT workload_guard.trim_ddl_history('0 days');
+SELECT workload_guard.reset_ddl_rejections();
+RESET ROLE;
+DROP ROLE wg_reader;
+
+-- retention
+SELECT workload_guard.trim_ddl_history('-1 day');
+SELECT workload_guard.trim_ddl_history('1 day');
+SELECT workload_guard.trim_ddl_history('0 days') > 0 AS trimmed;
+SELECT count(*) FROM workload_guard.ddl_history;
+SHOW workload_guard.ddl_history_retention;
+
+DROP SCHEMA hs CASCADE;
+DROP TABLE h CASCADE;
+DROP EXTENSION workload_guard CASCADE;

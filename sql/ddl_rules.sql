@@ -1,0 +1,158 @@
+-- Schema-change guard: each rule's positive and negative cases, modes,
+-- bypass, and where the DDL comes from.
+CREATE EXTENSION workload_guard;
+\set VERBOSITY terse
+SELECT workload_guard.reset_ddl_rejections() >= 0 AS reset;
+
+-- defaults: enforce everywhere except new tables
+SHOW workload_guard.ddl_mode;
+SHOW workload_guard.ddl_rewrite;
+SHOW workload_guard.ddl_new_tables;
+SHOW workload_guard.ddl_lock_timeout;
+
+CREATE TABLE acct (id int PRIMARY KEY, v varchar(10), n int, d text);    -- ok: own PK index
+INSERT INTO acct SELECT g, 'v' || g, g, 'x' FROM generate_series(1, 50) g;
+CREATE TABLE other (id int PRIMARY KEY);                                 -- ok
+INSERT INTO other SELECT g FROM generate_series(1, 50) g;
+
+-- 1. rewrites: PostgreSQL's own table_rewrite decision
+ALTER TABLE acct ALTER COLUMN n TYPE bigint;                             -- refused
+ALTER TABLE acct ALTER COLUMN v TYPE varchar(20);                        -- ok: no rewrite
+ALTER TABLE acct ALTER COLUMN v TYPE text;                               -- ok: binary compatible
+ALTER TABLE acct ADD COLUMN r float8 DEFAULT random();                   -- refused: volatile default
+ALTER TABLE acct ADD COLUMN c int DEFAULT 42;                            -- ok: constant default
+ALTER TABLE acct ADD COLUMN s int GENERATED ALWAYS AS (id * 2) STORED;   -- refused
+ALTER TABLE acct DROP COLUMN c;                                          -- ok
+ALTER TABLE acct SET UNLOGGED;                                           -- refused
+ALTER TABLE acct SET ACCESS METHOD heap;                                 -- ok: same method, no rewrite
+ALTER TABLE acct SET TABLESPACE pg_default;                              -- refused (parse tree)
+VACUUM FULL acct;                                                        -- refused
+VACUUM acct;                                                             -- ok
+CLUSTER acct USING acct_pkey;                                            -- refused
+CREATE MATERIALIZED VIEW mv AS SELECT id FROM acct;                      -- ok
+CREATE UNIQUE INDEX mv_id ON mv (id);                                    -- refused: existing
+REFRESH MATERIALIZED VIEW mv;                                            -- refused
+REFRESH MATERIALIZED VIEW mv WITH NO DATA;                               -- ok: no copy
+
+-- 2. long-lock validations
+ALTER TABLE acct ADD CONSTRAINT acct_other FOREIGN KEY (n) REFERENCES other (id);          -- refused
+ALTER TABLE acct ADD CONSTRAINT acct_other FOREIGN KEY (n) REFERENCES other (id) NOT VALID; -- ok
+ALTER TABLE acct VALIDATE CONSTRAINT acct_other;                          -- ok
+ALTER TABLE acct ADD CONSTRAINT n_pos CHECK (n > 0);                      -- refused
+ALTER TABLE acct ADD CONSTRAINT n_pos CHECK (n > 0) NOT VALID;            -- ok
+ALTER TABLE acct ALTER COLUMN n SET NOT NULL;                             -- refused
+ALTER TABLE acct ADD COLUMN f int REFERENCES other (id);                  -- refused
+ALTER TABLE acct ADD CONSTRAINT acct_v UNIQUE (v);                        -- refused: index rule
+
+-- 3. indexes only CONCURRENTLY on existing tables
+CREATE INDEX acct_v_idx ON acct (v);                                      -- refused
+CREATE INDEX CONCURRENTLY acct_v_idx ON acct (v);                         -- ok
+REINDEX INDEX acct_v_idx;                                                 -- refused
+REINDEX INDEX CONCURRENTLY acct_v_idx;                                    -- ok
+DROP INDEX acct_v_idx;                                                    -- refused
+DROP INDEX CONCURRENTLY acct_v_idx;                                       -- ok
+BEGIN;
+CREATE TABLE fresh (id int, v text);
+CREATE INDEX fresh_v ON fresh (v);                                        -- ok: table is new
+ALTER TABLE fresh ALTER COLUMN id TYPE bigint;                            -- ok: table is new
+ALTER TABLE fresh ADD CONSTRAINT fresh_pos CHECK (id > 0);                -- ok: table is new
+COMMIT;
+CREATE INDEX ON nosuchtable (id);                                         -- PostgreSQL's own error
+
+-- partitioned tables
+CREATE TABLE meas (id int, at date) PARTITION BY RANGE (at);              -- ok
+CREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO meas VALUES (1, '2024-06-01');
+CREATE INDEX meas_id ON meas (id);                                        -- refused
+CREATE INDEX meas_id ON ONLY meas (id);                                   -- ok
+CREATE INDEX CONCURRENTLY meas_2024_id ON meas_2024 (id);                 -- ok
+ALTER INDEX meas_id ATTACH PARTITION meas_2024_id;                        -- ok
+ALTER TABLE meas ALTER COLUMN id TYPE bigint;                             -- refused (partition rewrite)
+
+-- 4. new tables: allowed by default, forbidden by a setting
+SET workload_guard.ddl_new_tables = enforce;
+CREATE TABLE nt (id int);                                                 -- refused
+CREATE TABLE nt AS SELECT 1 AS x;                                         -- refused
+SELECT 1 AS x INTO nt;                                                    -- refused
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE nt AS SELECT 1 AS x; -- refused
+EXPLAIN (COSTS OFF) CREATE TABLE nt AS SELECT 1 AS x;                     -- ok: not run
+CREATE SCHEMA sch CREATE TABLE t1 (id int);                               -- refused
+CREATE TEMP TABLE tt (id int);                                            -- ok: temporary
+CREATE TABLE pg_temp.tt2 (id int);                                        -- ok: temporary
+CREATE TEMP TABLE tt3 AS SELECT 1 AS x;                                   -- ok: temporary
+CREATE TABLE meas_2025 PARTITION OF meas FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); -- ok: partition
+RESET workload_guard.ddl_new_tables;
+CREATE SCHEMA sch CREATE TABLE t1 (id int);                               -- ok now
+
+-- 5. wherever the DDL comes from
+DO $$ BEGIN ALTER TABLE acct ALTER COLUMN d TYPE int USING length(d); END $$; -- refused
+CREATE FUNCTION mkidx() RETURNS void LANGUAGE plpgsql AS
+$$ BEGIN CREATE INDEX acct_d ON acct (d); END $$;
+SELECT mkidx();                                                           -- refused
+CREATE FUNCTION mkidx_sql() RETURNS void LANGUAGE sql AS
+$$ CREATE INDEX acct_d ON acct (d) $$;
+SELECT mkidx_sql();                                                       -- refused
+SELECT 1 \; CREATE INDEX acct_d ON acct (d) \; SELECT 2;                 -- refused
+SET session_replication_role = replica;
+ALTER TABLE acct ALTER COLUMN n TYPE bigint;                              -- still refused
+RESET session_replication_role;
+
+-- 6. modes
+SET workload_guard.ddl_index = warn;
+CREATE INDEX acct_d ON acct (d);                                          -- warns, runs
+SET workload_guard.ddl_index = off;
+DROP INDEX acct_d;                                                        -- runs silently
+RESET workload_guard.ddl_index;
+SET workload_guard.ddl_mode = warn;
+ALTER TABLE acct ALTER COLUMN n TYPE bigint;                              -- warns, runs
+SET workload_guard.ddl_mode = off;
+ALTER TABLE acct ALTER COLUMN n TYPE int;                                 -- runs silently
+RESET workload_guard.ddl_mode;
+
+-- 7. bypass: superuser only, still recorded
+SET workload_guard.ddl_bypass = on;
+VACUUM FULL acct;                                                         -- runs
+ALTER TABLE acct ALTER COLUMN n TYPE bigint;                              -- runs
+RESET workload_guard.ddl_bypass;
+CREATE ROLE wg_ddl_user;
+SET ROLE wg_ddl_user;
+SET workload_guard.ddl_bypass = on;                                       -- not allowed
+SET workload_guard.ddl_mode = off;                                        -- not allowed
+SET lock_timeout = '1s';                                                  -- allowed (shorter wins)
+RESET lock_timeout;
+RESET ROLE;
+
+-- what the messages say, in full
+\set VERBOSITY default
+ALTER TABLE acct ALTER COLUMN d TYPE int USING length(d);
+ALTER TABLE acct ALTER COLUMN n SET NOT NULL;
+CREATE INDEX ON acct (d);
+SET workload_guard.ddl_new_tables = warn;
+CREATE TABLE nt (id int);
+RESET workload_guard.ddl_new_tables;
+DROP TABLE nt;
+\set VERBOSITY terse
+
+-- the classification alone, as the SQL wrapper shows it
+SELECT command_tag, is_ddl, is_concurrent, rule, relation, is_temporary
+FROM workload_guard.ddl_classify($$
+  SELECT 1; SET x.y = 1; VACUUM t; VACUUM (FULL) t; ANALYZE t;
+  CREATE INDEX i ON t (a); CREATE INDEX CONCURRENTLY i ON t (a); CREATE INDEX i ON ONLY t (a);
+  REINDEX TABLE t; REINDEX (CONCURRENTLY) TABLE t; DROP INDEX s.i; DROP TABLE t;
+  ALTER TABLE t ADD CONSTRAINT c FOREIGN KEY (a) REFERENCES u NOT VALID;
+  ALTER TABLE t ALTER a SET NOT NULL; ALTER TABLE t SET TABLESPACE x;
+  ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b; CLUSTER t;
+  REFRESH MATERIALIZED VIEW CONCURRENTLY m; CREATE TEMP TABLE x (a int);
+  SELECT 1 INTO y; EXPLAIN ANALYZE SELECT 1 INTO y; GRANT SELECT ON t TO PUBLIC
+$$);
+
+-- every refusal is on record with its rule and SQLSTATE
+SELECT rule, sqlstate, command_tag, relation, count(*)
+FROM workload_guard.ddl_rejections
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4;
+
+DROP FUNCTION mkidx(), mkidx_sql();
+DROP ROLE wg_ddl_user;
+DROP SCHEMA sch CASCADE;
+DROP TABLE acct, other, fresh, meas, tt, tt2, tt3 CASCADE;
+DROP EXTENSION workload_guard CASCADE;

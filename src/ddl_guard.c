@@ -1,0 +1,731 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_guard.c
+ *	  Policy and timeouts around schema changes: the rules (no rewrites, no
+ *	  long-lock validations, indexes only CONCURRENTLY, optionally no new
+ *	  tables), the DDL lock and statement timeouts, and the clear error a
+ *	  DDL gets when it gave up waiting for a lock or ran too long.
+ *
+ * Flow (called from wg_ProcessUtility in workload_guard.c):
+ *
+ *	wg_ddl_begin	classify (ddl_classify.c); apply the parse-tree rules,
+ *					with the catalog-based exemptions; push a WgDdlState;
+ *					on the outermost DDL arm the timeouts.
+ *	  ...the statement runs; PostgreSQL's table_rewrite event calls
+ *	  wg_ddl_table_rewrite (an event trigger the extension script creates,
+ *	  ENABLE ALWAYS so session_replication_role = replica does not skip it),
+ *	  which applies the rewrite rule with PostgreSQL's own reason; the
+ *	  ddl_command_end trigger (ddl_history.c) collects object identities.
+ *	wg_ddl_end		disarm, restore, write the history row.
+ *	wg_ddl_error	disarm, record the rejection outside the transaction,
+ *					turn a timeout into an error that says what happened.
+ *
+ * Timeouts.  lock_timeout is read by every lock wait, so it is set with
+ * GUC_ACTION_SAVE in a GUC nest level of our own, exactly as a function's
+ * SET clause does: the value and its source come back exactly at the end,
+ * and an error pops the level with the (sub)transaction, which is what makes
+ * PL/pgSQL EXCEPTION blocks safe.  statement_timeout, in contrast, is armed
+ * once when the client's statement starts; changing it later arms nothing.
+ * So the DDL statement timeout is a timeout of our own (RegisterTimeout +
+ * enable_timeout_after) whose handler requests a query cancel; the error is
+ * rewritten here.  While a DDL runs a 10 ms ticker samples MyProc->waitLock:
+ * that measures the time spent waiting for locks and remembers the lock
+ * waited for, so that the blockers can be named when the wait is given up
+ * (the wait is over by the time the error is caught).  The blocker lookup
+ * (GetLockConflicts, backend status) runs only on that error path.
+ *
+ * CONCURRENTLY operations get no DDL timeouts: they take only locks that do
+ * not block reads or writes, they wait for every older transaction by
+ * design, and a timeout in the middle leaves an INVALID index behind.  When
+ * one fails anyway, the error says an invalid index may remain.
+ *
+ * State is per backend only (no shared memory here); the rejection ring
+ * lives in ddl_history.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/scansup.h"
+#include "pgstat.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/sinvaladt.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timeout.h"
+
+#include "ddl_classify.h"
+#include "ddl_guard.h"
+#include "workload_guard.h"
+
+#define WG_TICK_MS 10
+
+typedef enum WgMode
+{
+	WG_MODE_OFF = 0,
+	WG_MODE_WARN,
+	WG_MODE_ENFORCE
+} WgMode;
+
+static const struct config_enum_entry mode_options[] = {
+	{"enforce", WG_MODE_ENFORCE, false},
+	{"warn", WG_MODE_WARN, false},
+	{"off", WG_MODE_OFF, false},
+	{NULL, 0, false}
+};
+
+static int	wg_ddl_mode = WG_MODE_ENFORCE;
+static int	wg_rule_mode[WG_NUM_RULES] = {
+	WG_MODE_OFF, WG_MODE_ENFORCE, WG_MODE_ENFORCE, WG_MODE_ENFORCE, WG_MODE_OFF
+};
+static bool wg_ddl_bypass = false;
+static int	wg_ddl_lock_timeout = 5000;
+static int	wg_ddl_statement_timeout = 0;
+
+WgDdlState *wg_ddl_current = NULL;
+
+/* timeouts of our own, registered on first use */
+static TimeoutId stmt_timeout_id = MAX_TIMEOUTS;
+static TimeoutId tick_timeout_id = MAX_TIMEOUTS;
+
+/* written by the timeout handlers */
+static volatile sig_atomic_t stmt_fired = false;
+static volatile sig_atomic_t stmt_fired_waiting = false;
+static volatile sig_atomic_t tick_waiting = false;
+static volatile int tick_lock_ticks = 0;
+static volatile sig_atomic_t tick_have_tag = false;
+static LOCKTAG tick_tag;
+static LOCKMODE tick_mode;
+
+/* an error already recorded by an inner frame (or by the refusal itself) */
+static bool error_recorded = false;
+
+PG_FUNCTION_INFO_V1(wg_ddl_table_rewrite);
+
+static const char *const rule_settings[WG_NUM_RULES] = {
+	NULL, "ddl_rewrite", "ddl_validation", "ddl_index", "ddl_new_tables"
+};
+
+void
+wg_ddl_define_gucs(void)
+{
+	DefineCustomEnumVariable("workload_guard.ddl_mode",
+							 "Sets how the schema-change rules are applied: enforce, warn or off.",
+							 "Caps every rule's own setting: warn turns refusals into warnings, off disables all rules.",
+							 &wg_ddl_mode, WG_MODE_ENFORCE, mode_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("workload_guard.ddl_rewrite",
+							 "Sets the mode of the rule against statements that rewrite a table.",
+							 NULL, &wg_rule_mode[WG_RULE_REWRITE], WG_MODE_ENFORCE,
+							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("workload_guard.ddl_validation",
+							 "Sets the mode of the rule against constraint validation under a strong lock.",
+							 NULL, &wg_rule_mode[WG_RULE_VALIDATION], WG_MODE_ENFORCE,
+							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("workload_guard.ddl_index",
+							 "Sets the mode of the rule that indexes on existing tables are built and dropped CONCURRENTLY.",
+							 NULL, &wg_rule_mode[WG_RULE_INDEX], WG_MODE_ENFORCE,
+							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("workload_guard.ddl_new_tables",
+							 "Sets the mode of the rule against creating permanent tables.",
+							 NULL, &wg_rule_mode[WG_RULE_NEW_TABLE], WG_MODE_OFF,
+							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("workload_guard.ddl_bypass",
+							 "Lets schema changes that break a rule run; they are recorded as bypassed.",
+							 NULL, &wg_ddl_bypass, false,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("workload_guard.ddl_lock_timeout",
+							"Sets the longest time a schema change waits for a lock.",
+							"0 uses the caller's lock_timeout; a shorter lock_timeout wins.",
+							&wg_ddl_lock_timeout, 5000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("workload_guard.ddl_statement_timeout",
+							"Sets the longest time a schema change may run, lock waits included.",
+							"0 uses the caller's statement_timeout; a shorter statement_timeout wins.",
+							&wg_ddl_statement_timeout, 0, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	wg_ddl_history_define_gucs();
+}
+
+/* ----------------------------------------------------------------
+ * Timeout handlers: signal context, only flags and plain copies.
+ * ----------------------------------------------------------------
+ */
+static void
+stmt_timeout_handler(void)
+{
+	stmt_fired = true;
+	stmt_fired_waiting = (MyProc != NULL && MyProc->waitLock != NULL);
+	InterruptPending = true;
+	QueryCancelPending = true;
+	SetLatch(MyLatch);
+}
+
+static void
+tick_handler(void)
+{
+	LOCK	   *lock;
+
+	if (MyProc == NULL || (lock = MyProc->waitLock) == NULL)
+	{
+		tick_waiting = false;
+		return;
+	}
+	tick_waiting = true;
+	tick_lock_ticks++;
+	/* the LOCK cannot go away while we hold a PROCLOCK on it */
+	memcpy(&tick_tag, &lock->tag, sizeof(LOCKTAG));
+	tick_mode = MyProc->waitLockMode;
+	tick_have_tag = true;
+}
+
+static void
+timers_arm(WgDdlState *st)
+{
+	if (stmt_timeout_id == MAX_TIMEOUTS)
+	{
+		stmt_timeout_id = RegisterTimeout(USER_TIMEOUT, stmt_timeout_handler);
+		tick_timeout_id = RegisterTimeout(USER_TIMEOUT, tick_handler);
+	}
+	stmt_fired = stmt_fired_waiting = false;
+	tick_waiting = false;
+	tick_lock_ticks = 0;
+	tick_have_tag = false;
+
+	/* the caller's statement_timeout is running already: shorter wins */
+	if (wg_ddl_statement_timeout > 0 &&
+		(StatementTimeout == 0 || StatementTimeout > wg_ddl_statement_timeout))
+	{
+		enable_timeout_after(stmt_timeout_id, wg_ddl_statement_timeout);
+		st->stmt_timer = true;
+	}
+	enable_timeout_every(tick_timeout_id,
+						 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), WG_TICK_MS),
+						 WG_TICK_MS);
+}
+
+static void
+timers_disarm(WgDdlState *st)
+{
+	if (st->stmt_timer)
+		disable_timeout(stmt_timeout_id, false);
+	disable_timeout(tick_timeout_id, false);
+	st->stmt_timer = false;
+}
+
+/* ----------------------------------------------------------------
+ * Rules
+ * ----------------------------------------------------------------
+ */
+static WgMode
+rule_mode(WgDdlRule rule)
+{
+	int			m = wg_rule_mode[rule];
+
+	return (WgMode) Min(m, wg_ddl_mode);
+}
+
+/* was this relation (or an index's table) created in this transaction? */
+static bool
+relation_is_new(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		result;
+
+	if (!RelationIsValid(rel))
+		return false;
+	result = rel->rd_createSubid != InvalidSubTransactionId;
+	RelationClose(rel);
+	return result;
+}
+
+/*
+ * Applies a rule the statement breaks: refuse (enforce), warn, or let it run
+ * as bypassed.  The refusal is recorded in the rejection ring before the
+ * error is raised, since the transaction is about to abort.
+ */
+static void
+apply_rule(WgDdlState *st, WgDdlRule rule, const char *relname,
+		   const char *clause, const char *hint)
+{
+	WgMode		mode = rule_mode(rule);
+	char	   *msg;
+	const char *setting = rule_settings[rule];
+
+	if (mode == WG_MODE_OFF)
+		return;
+	if (wg_ddl_bypass)
+	{
+		st->violated = rule;
+		st->bypassed = true;
+		return;
+	}
+
+	switch (rule)
+	{
+		case WG_RULE_REWRITE:
+			msg = relname ? psprintf("%s would rewrite table \"%s\"", st->cls.tag, relname)
+				: psprintf("%s would rewrite tables", st->cls.tag);
+			break;
+		case WG_RULE_VALIDATION:
+			msg = psprintf("%s would scan table \"%s\" while holding a lock that blocks writes",
+						   st->cls.tag, relname ? relname : "?");
+			break;
+		case WG_RULE_INDEX:
+			msg = relname ? psprintf("%s on \"%s\" without CONCURRENTLY would block writes to the table",
+									 st->cls.tag, relname)
+				: psprintf("%s would block writes while it rebuilds indexes", st->cls.tag);
+			break;
+		case WG_RULE_NEW_TABLE:
+		default:
+			msg = psprintf("%s would create table \"%s\"", st->cls.tag,
+						   relname ? relname : "?");
+			break;
+	}
+
+	if (mode == WG_MODE_WARN)
+	{
+		st->violated = rule;
+		ereport(WARNING,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg_internal("%s", msg),
+				 errdetail("Allowed because workload_guard.%s is \"warn\": %s.",
+						   setting, clause),
+				 errhint("%s", hint)));
+		return;
+	}
+
+	st->refused = rule;
+	wg_ddl_reject(st, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+				  wg_ddl_rule_name(rule), msg, NULL);
+	error_recorded = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg_internal("%s", msg),
+			 errdetail("Refused by workload_guard rule \"%s\" (workload_guard.%s = enforce): %s.",
+					   wg_ddl_rule_name(rule), setting, clause),
+			 errhint("%s", hint)));
+}
+
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * Parse-tree rules, with the exemptions that need the catalogs: relations
+ * created in this transaction, CREATE INDEX ON ONLY a partitioned table,
+ * relations that do not exist (PostgreSQL reports that itself).
+ */
+static void
+check_parse_tree_rules(WgDdlState *st)
+{
+	WgDdlClass *c = &st->cls;
+
+	if (c->rule == WG_RULE_NONE)
+		return;
+	if (c->rule == WG_RULE_NEW_TABLE && creating_extension)
+		return;					/* the extension is the reviewed unit */
+
+	if (c->relation)
+	{
+		Oid			relid = RangeVarGetRelid(c->relation, NoLock, true);
+
+		if (c->rule != WG_RULE_NEW_TABLE)
+		{
+			if (!OidIsValid(relid))
+				return;
+			st->relname = qualified_name(relid);
+			if (relation_is_new(relid))
+				return;
+			if (c->relation_is_index)
+			{
+				Oid			tableid = IndexGetRelation(relid, true);
+
+				if (OidIsValid(tableid) && relation_is_new(tableid))
+					return;
+			}
+			if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+				return;
+		}
+	}
+	apply_rule(st, c->rule, st->relname, c->clause, c->hint);
+}
+
+static Oid
+extension_oid(void)
+{
+	return get_extension_oid("workload_guard", true);
+}
+
+static char *
+statement_slice(const char *query, int location, int len)
+{
+	if (query == NULL)
+		return pstrdup("");
+	if (location >= 0 && location <= (int) strlen(query))
+	{
+		query += location;
+		if (len <= 0)
+			len = strlen(query);
+	}
+	else
+		len = strlen(query);
+	while (len > 0 && scanner_isspace(*query))
+		query++, len--;
+	while (len > 0 && (scanner_isspace(query[len - 1]) || query[len - 1] == ';'))
+		len--;
+	return pnstrdup(query, len);
+}
+
+WgDdlState *
+wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
+			 ProcessUtilityContext context)
+{
+	WgDdlClass	cls;
+	WgDdlState *st;
+	Oid			extoid;
+
+	/* no DDL on a standby, and nothing to look up there */
+	if (RecoveryInProgress() || IsParallelWorker() || !IsTransactionState())
+		return NULL;
+
+	wg_ddl_classify(pstmt->utilityStmt, &cls);
+	if (!cls.is_ddl)
+		return NULL;
+
+	/* the guard covers the databases where the extension is installed */
+	extoid = extension_oid();
+	if (!OidIsValid(extoid))
+		return NULL;
+	if (creating_extension && CurrentExtensionObject == extoid)
+		return NULL;			/* our own script */
+
+	st = palloc0(sizeof(WgDdlState));
+	st->mcxt = CurrentMemoryContext;
+	st->cls = cls;
+	st->toplevel = (context == PROCESS_UTILITY_TOPLEVEL);
+	st->record = (context != PROCESS_UTILITY_SUBCOMMAND);
+	st->statement = statement_slice(queryString, pstmt->stmt_location,
+									pstmt->stmt_len);
+	if (cls.relation)
+		st->relname = quote_qualified_identifier(cls.relation->schemaname,
+												 cls.relation->relname);
+	st->current_user = GetUserId();
+	st->outermost = (wg_ddl_current == NULL);
+	error_recorded = false;
+
+	check_parse_tree_rules(st);
+
+	/* from here on the state is on the stack and must be popped */
+	st->outer = wg_ddl_current;
+	wg_ddl_current = st;
+	st->started_at = GetCurrentTimestamp();
+	INSTR_TIME_SET_CURRENT(st->start);
+
+	if (st->outermost && !cls.concurrently)
+	{
+		int			lock_ms = wg_ddl_lock_timeout;
+
+		st->lock_timeout_ms = LockTimeout;
+		if (lock_ms > 0 && (LockTimeout == 0 || LockTimeout > lock_ms))
+		{
+			char		buf[32];
+
+			snprintf(buf, sizeof(buf), "%d", lock_ms);
+			st->lxid = MyProc->lxid;
+			st->guc_level = NewGUCNestLevel();
+			(void) set_config_option("lock_timeout", buf, PGC_USERSET,
+									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+									 false);
+			st->lock_timeout_ms = lock_ms;
+		}
+		timers_arm(st);
+	}
+	else if (st->outermost)
+	{
+		/* CONCURRENTLY: no timeouts, but lock waits are still measured */
+		timers_arm(st);
+		if (st->stmt_timer)
+		{
+			disable_timeout(stmt_timeout_id, false);
+			st->stmt_timer = false;
+		}
+	}
+	return st;
+}
+
+static void
+pop_state(WgDdlState *st)
+{
+	wg_ddl_current = st->outer;
+	if (st->outermost)
+		timers_disarm(st);
+}
+
+void
+wg_ddl_end(WgDdlState *st)
+{
+	instr_time	duration;
+	double		lock_wait_ms = 0;
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, st->start);
+	if (st->outermost)
+		lock_wait_ms = (double) tick_lock_ticks * WG_TICK_MS;
+	pop_state(st);
+
+	/*
+	 * Restore lock_timeout, unless the statement committed inside itself
+	 * (then that commit popped our level already).
+	 */
+	if (st->guc_level > 0 && MyProc->lxid == st->lxid)
+		AtEOXact_GUC(true, st->guc_level);
+	st->guc_level = 0;
+
+	if (st->record)
+		wg_ddl_history_insert(st, INSTR_TIME_GET_MILLISEC(duration),
+							  Min(lock_wait_ms, INSTR_TIME_GET_MILLISEC(duration)));
+}
+
+/* "pid 123 (statement running 4.2 s, queryid 42)", ... or NULL */
+static char *
+describe_blockers(WgDdlState *st)
+{
+	VirtualTransactionId *vxids;
+	StringInfoData buf;
+	int			n;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!tick_have_tag)
+		return NULL;
+	vxids = GetLockConflicts(&tick_tag, tick_mode, &n);
+	initStringInfo(&buf);
+	for (int i = 0; i < n && VirtualTransactionIdIsValid(vxids[i]); i++)
+	{
+		PGPROC	   *proc = BackendIdGetProc(vxids[i].backendId);
+		int			pid;
+		bool		found = false;
+
+		if (proc == NULL)
+			continue;
+		pid = proc->pid;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfo(&buf, "pid %d", pid);
+		for (int b = 1; b <= pgstat_fetch_stat_numbackends(); b++)
+		{
+			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(b);
+
+			if (l == NULL || l->backendStatus.st_procpid != pid)
+				continue;
+			if (l->backendStatus.st_activity_start_timestamp != 0)
+				appendStringInfo(&buf, " (%s, statement running %.1f s, queryid %lld)",
+								 l->backendStatus.st_state == STATE_RUNNING ? "active" :
+								 l->backendStatus.st_state == STATE_IDLEINTRANSACTION ? "idle in transaction" :
+								 "other",
+								 (double) (now - l->backendStatus.st_activity_start_timestamp) / 1000000.0,
+								 (long long) l->backendStatus.st_query_id);
+			found = true;
+			break;
+		}
+		if (!found)
+			appendStringInfoString(&buf, " (no status)");
+	}
+	return buf.len > 0 ? buf.data : NULL;
+}
+
+void
+wg_ddl_error(WgDdlState *st)
+{
+	MemoryContext oldcxt;
+	ErrorData  *edata;
+	bool		lock_wait = false;
+	bool		ran_too_long = false;
+	const char *setting = NULL;
+	int			limit_ms = 0;
+	bool		fired = stmt_fired,
+				fired_waiting = stmt_fired_waiting,
+				was_waiting = tick_waiting;
+
+	pop_state(st);
+
+	oldcxt = MemoryContextSwitchTo(st->mcxt);
+	edata = CopyErrorData();
+
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && edata->message_id &&
+		strcmp(edata->message_id, "canceling statement due to lock timeout") == 0)
+	{
+		lock_wait = true;
+		limit_ms = LockTimeout;	/* still ours until the abort pops it */
+		setting = (st->guc_level > 0) ? "workload_guard.ddl_lock_timeout" : "lock_timeout";
+	}
+	else if (st->outermost && fired && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	{
+		limit_ms = wg_ddl_statement_timeout;
+		setting = "workload_guard.ddl_statement_timeout";
+		lock_wait = fired_waiting;
+		ran_too_long = !fired_waiting;
+	}
+	else if (st->outermost && edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			 edata->message_id &&
+			 strcmp(edata->message_id, "canceling statement due to statement timeout") == 0)
+	{
+		limit_ms = StatementTimeout;
+		setting = "statement_timeout";
+		lock_wait = was_waiting;
+		ran_too_long = !was_waiting;
+	}
+
+	if (lock_wait || ran_too_long)
+	{
+		char	   *blockers = lock_wait ? describe_blockers(st) : NULL;
+		char	   *what = st->relname ? psprintf(" on \"%s\"", st->relname) : "";
+
+		FlushErrorState();
+		if (lock_wait)
+		{
+			edata->sqlerrcode = ERRCODE_LOCK_NOT_AVAILABLE;
+			edata->message = psprintf("%s gave up waiting for a lock%s after %d ms (%s)",
+									  st->cls.tag, what, limit_ms, setting);
+			edata->detail = psprintf("The statement was waiting for a lock, not running. Blocking processes: %s.",
+									 blockers ? blockers : "unknown");
+			edata->hint = pstrdup("Retry when the blocking sessions have finished (see pg_stat_activity); a schema change waiting for its lock blocks every later query on the table.");
+		}
+		else
+		{
+			edata->sqlerrcode = ERRCODE_QUERY_CANCELED;
+			edata->message = psprintf("%s ran longer than %s (%d ms)",
+									  st->cls.tag, setting, limit_ms);
+			edata->detail = pstrdup("The statement held its locks and was running, not waiting for a lock, when it was canceled.");
+			edata->hint = NULL;
+		}
+		if (!error_recorded)
+			wg_ddl_reject(st, edata->sqlerrcode,
+						  lock_wait ? "lock_timeout" : "statement_timeout",
+						  edata->message, blockers);
+		error_recorded = true;
+		MemoryContextSwitchTo(oldcxt);
+		ReThrowError(edata);
+	}
+
+	if (st->cls.concurrently &&
+		(strcmp(st->cls.tag, "CREATE INDEX") == 0 || strcmp(st->cls.tag, "REINDEX") == 0) &&
+		edata->sqlerrcode != ERRCODE_SYNTAX_ERROR)
+	{
+		/* never leave an invalid index behind silently */
+		FlushErrorState();
+		edata->hint = psprintf("%s%s%s CONCURRENTLY may have left an INVALID index behind: check pg_index.indisvalid, then drop it with DROP INDEX CONCURRENTLY or rebuild it with REINDEX INDEX CONCURRENTLY.",
+							   edata->hint ? edata->hint : "",
+							   edata->hint ? " " : "", st->cls.tag);
+		if (!error_recorded)
+			wg_ddl_reject(st, edata->sqlerrcode, "concurrently_failed",
+						  edata->message, NULL);
+		error_recorded = true;
+		MemoryContextSwitchTo(oldcxt);
+		ReThrowError(edata);
+	}
+
+	if (!error_recorded)
+		wg_ddl_reject(st, edata->sqlerrcode,
+					  st->refused != WG_RULE_NONE ? wg_ddl_rule_name(st->refused) : "error",
+					  edata->message, NULL);
+	error_recorded = true;
+	FreeErrorData(edata);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* ----------------------------------------------------------------
+ * table_rewrite event trigger: PostgreSQL's own decision that a table is
+ * about to be rewritten, before any data is copied.
+ * ----------------------------------------------------------------
+ */
+static void
+rewrite_reason(int reason, const char **clause, const char **hint)
+{
+	if (reason & AT_REWRITE_COLUMN_REWRITE)
+	{
+		*clause = "the column type change rewrites every row";
+		*hint = "Add a new column of the new type, backfill it in batches and switch over; binary-compatible changes such as widening a varchar do not rewrite.";
+	}
+	else if (reason & AT_REWRITE_DEFAULT_VAL)
+	{
+		*clause = "a volatile default (or a stored generated or identity column) must be computed for every row";
+		*hint = "Add the column without a default, then ALTER COLUMN ... SET DEFAULT and backfill existing rows in batches; a constant default does not rewrite.";
+	}
+	else if (reason & AT_REWRITE_ALTER_PERSISTENCE)
+	{
+		*clause = "SET LOGGED or SET UNLOGGED copies the table";
+		*hint = "Create the table with the persistence it needs, or copy the data into a new table in batches and switch over.";
+	}
+	else
+	{
+		*clause = "SET ACCESS METHOD copies the table";
+		*hint = "Copy the data into a new table with the new access method in batches and switch over.";
+	}
+}
+
+static Datum
+call_noarg(PGFunction fn)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	return fn(fcinfo);
+}
+
+Datum
+wg_ddl_table_rewrite(PG_FUNCTION_ARGS)
+{
+	WgDdlState *st = wg_ddl_current;
+	Oid			relid;
+	int			reason;
+	const char *clause,
+			   *hint;
+	char	   *relname;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by the event trigger manager",
+						"ddl_table_rewrite")));
+	if (st == NULL)
+		PG_RETURN_VOID();		/* not guarded here (our own script, ...) */
+
+	relid = DatumGetObjectId(call_noarg(pg_event_trigger_table_rewrite_oid));
+	reason = DatumGetInt32(call_noarg(pg_event_trigger_table_rewrite_reason));
+	rewrite_reason(reason, &clause, &hint);
+
+	if (!st->rewrote)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->mcxt);
+
+		st->rewrote = true;
+		st->rewrite_reason = pstrdup(clause);
+		MemoryContextSwitchTo(old);
+	}
+	if (relation_is_new(relid))
+		PG_RETURN_VOID();
+
+	relname = qualified_name(relid);
+	st->relname = MemoryContextStrdup(st->mcxt, relname);
+	apply_rule(st, WG_RULE_REWRITE, relname, clause, hint);
+	PG_RETURN_VOID();
+}
