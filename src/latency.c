@@ -752,7 +752,18 @@ wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 
 	if (unlikely(n_exec_slots >= WG_MAX_EXEC_SLOTS))
 	{
+		static bool warned = false;
+
+		/* degrade: count it, and say so once per backend */
 		pg_atomic_fetch_add_u64(&wg->dropped, 1);
+		if (!warned)
+		{
+			warned = true;
+			ereport(LOG,
+					(errmsg("workload_guard is not recording latency for statements nested more than %d deep",
+							WG_MAX_EXEC_SLOTS),
+					 errdetail("Such executions are counted in workload_guard.latency_info.dropped.")));
+		}
 		return;
 	}
 
