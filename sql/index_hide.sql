@@ -135,6 +135,10 @@ CREATE INDEX ih_small_x_idx ON ih_small (x);
 SELECT disable_index('ih_small_x_idx');
 DROP TABLE ih_small;
 SELECT count(*) FROM disabled_index_rules;
+CREATE INDEX ih_pad_idx ON ih (pad);
+SELECT disable_index('ih_pad_idx');
+DROP INDEX CONCURRENTLY ih_pad_idx;
+SELECT count(*) FROM disabled_index_rules;
 
 -- REINDEX CONCURRENTLY gives the index a new OID and keeps the rule
 SELECT disable_index('ih_val_idx');
