@@ -204,6 +204,7 @@ wg_ih_rebuild(void)
 	Oid			cfg;
 	List	   *hidden = NIL;
 	List	   *watched = NIL;
+	Relation	rel;
 
 	if (wg_ih_cxt == NULL)
 		wg_ih_cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -215,9 +216,10 @@ wg_ih_rebuild(void)
 	wg_ih_watch_all = true;
 
 	cfg = rules_relid();
-	if (OidIsValid(cfg))
+	/* try_: DROP EXTENSION may have removed it since the name lookup */
+	rel = OidIsValid(cfg) ? try_table_open(cfg, AccessShareLock) : NULL;
+	if (rel != NULL)
 	{
-		Relation	rel = table_open(cfg, AccessShareLock);
 		Snapshot	snap = RegisterSnapshot(GetCatalogSnapshot(cfg));
 		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
 		HeapTuple	tup;
