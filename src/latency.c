@@ -1093,16 +1093,6 @@ merge_queryid(uint64 queryid, uint64 *counts, uint64 *min_ns, uint64 *max_ns)
 	return found;
 }
 
-static void
-check_fraction(double fraction)
-{
-	if (isnan(fraction) || fraction < 0.0 || fraction > 1.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("percentile fraction %g is out of range", fraction),
-				 errdetail("The fraction must be between 0 and 1, for example 0.99 for p99.")));
-}
-
 PG_FUNCTION_INFO_V1(wg_latency_percentile);
 
 Datum
@@ -1117,7 +1107,7 @@ wg_latency_percentile(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	check_loaded();
-	check_fraction(fraction);
+	wg_hist_check_fraction(fraction);
 	if (!merge_queryid(queryid, counts, &min_ns, &max_ns))
 		PG_RETURN_NULL();
 	result = percentile_datum(counts, fraction, min_ns, max_ns, &isnull);
