@@ -187,3 +187,92 @@ REVOKE ALL ON FUNCTION ddl_command_end() FROM PUBLIC;
 -- Incident brakes: blocked digests, disabled indexes (src/digest_rules.c,
 -- src/index_hide.c, src/config_cache.c)
 ------------------------------------------------------------------------------
+
+-- Soft-disabled indexes (src/index_hide.c).  One row per rule, keyed by the
+-- index OID; indrelid guards against OID reuse (a rule whose pair no longer
+-- matches pg_index is ignored and purged by the next disable/enable).
+CREATE TABLE disabled_index_rules (
+    indexrelid       oid PRIMARY KEY,
+    indrelid         oid NOT NULL,
+    index_name       text NOT NULL,        -- qualified name when disabled
+    disabled_by      name NOT NULL,
+    disabled_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    reason           text,
+    forced           boolean NOT NULL,
+    scans_at_disable bigint NOT NULL       -- index_scan_count() on the primary
+);
+SELECT pg_catalog.pg_extension_config_dump('disabled_index_rules', '');
+REVOKE ALL ON disabled_index_rules FROM PUBLIC;
+
+-- idx_scan of an index, summed over the leaf indexes of a partitioned one
+CREATE FUNCTION index_scan_count(index regclass)
+RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(sum(pg_stat_get_numscans(r)), 0)::bigint
+      FROM (SELECT relid FROM pg_partition_tree($1) WHERE isleaf
+            UNION SELECT $1::oid) s(r)
+$$;
+
+CREATE FUNCTION disable_index(index regclass, reason text DEFAULT NULL,
+                              force boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'wg_disable_index'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION enable_index(index regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'wg_enable_index'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION _index_rules_changed()
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_index_rules_changed'
+LANGUAGE C VOLATILE;
+
+-- DROP INDEX (and DROP TABLE, DROP SCHEMA ... CASCADE) removes the rule.
+-- SECURITY DEFINER: whoever drops an index may not write the rules table.
+CREATE FUNCTION _index_rules_on_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM @extschema@.disabled_index_rules r
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = r.indexrelid;
+    IF FOUND THEN
+        PERFORM @extschema@._index_rules_changed();
+    END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER workload_guard_disabled_index_drop ON sql_drop
+    EXECUTE FUNCTION _index_rules_on_drop();
+
+CREATE VIEW disabled_indexes AS
+    SELECT i.indexrelid::regclass AS index,
+           i.indrelid::regclass AS "table",
+           r.index_name,
+           r.disabled_by,
+           r.disabled_at,
+           r.reason,
+           r.forced,
+           CASE WHEN NOT pg_catalog.pg_is_in_recovery()
+                 AND i.indexrelid IS NOT NULL
+                 AND @extschema@.index_scan_count(i.indexrelid) >= r.scans_at_disable
+                THEN @extschema@.index_scan_count(i.indexrelid) - r.scans_at_disable
+           END AS scans_since_disabled
+      FROM @extschema@.disabled_index_rules r
+      LEFT JOIN pg_catalog.pg_index i
+        ON i.indexrelid = r.indexrelid AND i.indrelid = r.indrelid;
+
+COMMENT ON VIEW disabled_indexes IS
+    'Indexes hidden from the planner; scans_since_disabled counts this node''s scans (NULL on standbys and after a statistics reset)';
+
+GRANT SELECT ON disabled_indexes TO PUBLIC;
+REVOKE ALL ON FUNCTION disable_index(regclass, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION enable_index(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _index_rules_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION _index_rules_on_drop() FROM PUBLIC;

@@ -480,6 +480,26 @@ pop_state(WgDdlState *st)
 		timers_disarm(st);
 }
 
+/*
+ * Every guarded statement is popped by wg_ddl_end or wg_ddl_error; this is
+ * the safety net for an error raised between wg_ddl_begin and the hook's
+ * PG_TRY (by another feature's code).  Only at top-level abort: statements
+ * like CREATE INDEX CONCURRENTLY commit inside themselves.
+ */
+void
+wg_ddl_xact_abort(void)
+{
+	if (wg_ddl_current == NULL)
+		return;
+	/* the states themselves may be in freed memory: do not look at them */
+	if (stmt_timeout_id != MAX_TIMEOUTS)
+	{
+		disable_timeout(stmt_timeout_id, false);
+		disable_timeout(tick_timeout_id, false);
+	}
+	wg_ddl_current = NULL;
+}
+
 void
 wg_ddl_end(WgDdlState *st)
 {

@@ -67,6 +67,9 @@ extern void wg_ddl_end(WgDdlState *st);
 /* in PG_CATCH: records the failure; may rethrow a clearer error itself */
 extern void wg_ddl_error(WgDdlState *st);
 
+/* top-level abort: forget any state an error skipped past */
+extern void wg_ddl_xact_abort(void);
+
 /* ddl_history.c */
 extern void wg_ddl_history_insert(WgDdlState *st, double duration_ms,
 								  double lock_wait_ms);

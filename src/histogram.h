@@ -55,4 +55,7 @@ extern double wg_hist_mid_ns(int bucket);
 extern double wg_hist_percentile_u64(const uint64 *counts, double fraction,
 									 uint64 min_ns, uint64 max_ns);
 
+/* ERROR unless 0 <= fraction <= 1 (histogram_sql.c: it reports to SQL) */
+extern void wg_hist_check_fraction(double fraction);
+
 #endif							/* WG_HISTOGRAM_H */

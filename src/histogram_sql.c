@@ -37,8 +37,8 @@ ms_to_ns(double ms)
 	return (uint64) (ms * 1000000.0);
 }
 
-static void
-check_fraction(double fraction)
+void
+wg_hist_check_fraction(double fraction)
 {
 	if (isnan(fraction) || fraction < 0.0 || fraction > 1.0)
 		ereport(ERROR,
@@ -115,7 +115,7 @@ wg_histogram_estimate(PG_FUNCTION_ARGS)
 				i;
 	double		v;
 
-	check_fraction(fraction);
+	wg_hist_check_fraction(fraction);
 	vals = float8_array(arr, &n);
 	for (i = 0; i < n; i++)
 	{
@@ -153,7 +153,7 @@ wg_histogram_percentile(PG_FUNCTION_ARGS)
 				i;
 	double		v;
 
-	check_fraction(fraction);
+	wg_hist_check_fraction(fraction);
 	if (ARR_NDIM(barr) > 1 || ARR_HASNULL(barr) || ARR_ELEMTYPE(barr) != INT4OID ||
 		ARR_NDIM(carr) > 1 || ARR_HASNULL(carr) || ARR_ELEMTYPE(carr) != INT8OID)
 		ereport(ERROR,

@@ -752,7 +752,18 @@ wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 
 	if (unlikely(n_exec_slots >= WG_MAX_EXEC_SLOTS))
 	{
+		static bool warned = false;
+
+		/* degrade: count it, and say so once per backend */
 		pg_atomic_fetch_add_u64(&wg->dropped, 1);
+		if (!warned)
+		{
+			warned = true;
+			ereport(LOG,
+					(errmsg("workload_guard is not recording latency for statements nested more than %d deep",
+							WG_MAX_EXEC_SLOTS),
+					 errdetail("Such executions are counted in workload_guard.latency_info.dropped.")));
+		}
 		return;
 	}
 
@@ -1082,16 +1093,6 @@ merge_queryid(uint64 queryid, uint64 *counts, uint64 *min_ns, uint64 *max_ns)
 	return found;
 }
 
-static void
-check_fraction(double fraction)
-{
-	if (isnan(fraction) || fraction < 0.0 || fraction > 1.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("percentile fraction %g is out of range", fraction),
-				 errdetail("The fraction must be between 0 and 1, for example 0.99 for p99.")));
-}
-
 PG_FUNCTION_INFO_V1(wg_latency_percentile);
 
 Datum
@@ -1106,7 +1107,7 @@ wg_latency_percentile(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	check_loaded();
-	check_fraction(fraction);
+	wg_hist_check_fraction(fraction);
 	if (!merge_queryid(queryid, counts, &min_ns, &max_ns))
 		PG_RETURN_NULL();
 	result = percentile_datum(counts, fraction, min_ns, max_ns, &isnull);

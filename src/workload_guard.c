@@ -18,6 +18,10 @@
  *					around it, the DDL history row after it; on error the
  *					latency is recorded first, then the DDL guard records
  *					the rejection (and may rethrow a clearer error).
+ *					Disabled-index rules are carried over REINDEX
+ *					CONCURRENTLY after it succeeded.
+ *	get_relation_info	previous hook first (it may add hypothetical indexes),
+ *					then disabled indexes are removed from the list.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +31,7 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "optimizer/plancat.h"
 #include "optimizer/planner.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
@@ -34,6 +39,7 @@
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "index_hide.h"
 #include "latency.h"
 #include "workload_guard.h"
 
@@ -44,6 +50,7 @@ int			wg_nesting_level = 0;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -56,6 +63,8 @@ static void wg_shmem_request(void);
 static void wg_shmem_startup(void);
 static PlannedStmt *wg_planner(Query *parse, const char *query_string,
 							   int cursorOptions, ParamListInfo boundParams);
+static void wg_get_relation_info(PlannerInfo *root, Oid relationObjectId,
+								 bool inhparent, RelOptInfo *rel);
 static void wg_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void wg_ExecutorRun(WG_EXECUTORRUN_ARGS);
 static void wg_ExecutorFinish(QueryDesc *queryDesc);
@@ -81,6 +90,7 @@ _PG_init(void)
 
 	wg_latency_define_gucs();
 	wg_ddl_define_gucs();
+	wg_index_hide_define_gucs();
 	MarkGUCPrefixReserved("workload_guard");
 
 	/* queryids as pg_stat_statements and EXPLAIN VERBOSE show them */
@@ -92,6 +102,8 @@ _PG_init(void)
 	shmem_startup_hook = wg_shmem_startup;
 	prev_planner_hook = planner_hook;
 	planner_hook = wg_planner;
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = wg_get_relation_info;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = wg_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
@@ -102,6 +114,8 @@ _PG_init(void)
 	ExecutorEnd_hook = wg_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = wg_ProcessUtility;
+
+	wg_index_hide_init();
 
 	RegisterXactCallback(wg_xact_callback, NULL);
 	RegisterSubXactCallback(wg_subxact_callback, NULL);
@@ -168,6 +182,20 @@ wg_planner(Query *parse, const char *query_string, int cursorOptions,
 		wg_latency_planned(parse->queryId, wg_nesting_level, &duration);
 	}
 	return result;
+}
+
+/*
+ * Disabled indexes are removed after the previous hook ran, so an index it
+ * adds (HypoPG's hypothetical ones are skipped by flag) or removes is seen.
+ */
+static void
+wg_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+					 RelOptInfo *rel)
+{
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+
+	wg_index_hide_relation_info(root, relationObjectId, inhparent, rel);
 }
 
 static void
@@ -255,9 +283,10 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	int			level = wg_nesting_level;
 	volatile bool timed = wg_latency_utility_tracked(pstmt, level);
 	instr_time	start;
+	List	   *hidden_saved = wg_index_hide_utility_before(pstmt);
 	WgDdlState *ddl;
 
-	/* policy first: a refused DDL raises its error here */
+	/* DDL policy: a refused DDL raises its error here, before it runs */
 	ddl = wg_ddl_begin(pstmt, queryString, context);
 
 	/*
@@ -293,6 +322,8 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 
+	wg_index_hide_utility_after(hidden_saved);
+
 	if (timed)
 	{
 		wg_nesting_level = level;
@@ -311,6 +342,7 @@ wg_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wg_latency_xact_cleanup(InvalidSubTransactionId);
+			wg_ddl_xact_abort();
 			break;
 		default:
 			break;

@@ -22,33 +22,27 @@ passed=0
 failed=0
 suites_failed=""
 
-echo "== pg_regress"
-run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= TAP_TESTS= \
-	> "$WORK/regress.log" 2>&1
-rc=$?
-cat "$WORK/regress.log" | grep -E "^(ok|not ok|test |     |#)|tests (passed|failed)" || true
-p=$(grep -cE "^ok |^test .* \.\.\. ok|^     .* \.\.\. ok" "$WORK/regress.log")
-f=$(grep -cE "^not ok |FAILED" "$WORK/regress.log")
-passed=$((passed + p)); failed=$((failed + f))
-if [ $rc != 0 ]; then
-	suites_failed="$suites_failed regress"
-	[ -f "$WORK/regression.diffs" ] && head -200 "$WORK/regression.diffs"
-	[ "$f" = 0 ] && failed=$((failed + 1))
-fi
+# run_suite NAME LOGNAME DIFFS MAKEARGS...: one pg_regress-style suite
+run_suite() {
+	local name=$1 log=$2 diffs=$3 rc p f
+	shift 3
+	echo "== $name"
+	run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck "$@" > "$WORK/$log" 2>&1
+	rc=$?
+	grep -E "^(ok|not ok|test |     )|tests (passed|failed)" "$WORK/$log" || true
+	p=$(grep -cE "^ok |^test .* \.\.\. ok|^     .* \.\.\. ok" "$WORK/$log")
+	f=$(grep -cE "^not ok |FAILED" "$WORK/$log")
+	passed=$((passed + p)); failed=$((failed + f))
+	if [ $rc != 0 ]; then
+		suites_failed="$suites_failed $name"
+		[ -f "$WORK/$diffs" ] && head -200 "$WORK/$diffs"
+		[ "$f" = 0 ] && failed=$((failed + 1))
+	fi
+	return 0
+}
 
-echo "== isolation"
-run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= TAP_TESTS= \
-	> "$WORK/isolation.log" 2>&1
-rc=$?
-grep -E "^(ok|not ok|test |     )|tests (passed|failed)" "$WORK/isolation.log" || true
-p=$(grep -cE "^ok |^test .* \.\.\. ok|^     .* \.\.\. ok" "$WORK/isolation.log")
-f=$(grep -cE "^not ok |FAILED" "$WORK/isolation.log")
-passed=$((passed + p)); failed=$((failed + f))
-if [ $rc != 0 ]; then
-	suites_failed="$suites_failed isolation"
-	[ -f "$WORK/output_iso/regression.diffs" ] && head -200 "$WORK/output_iso/regression.diffs"
-	[ "$f" = 0 ] && failed=$((failed + 1))
-fi
+run_suite pg_regress regress.log regression.diffs ISOLATION= TAP_TESTS=
+run_suite isolation isolation.log output_iso/regression.diffs REGRESS= TAP_TESTS=
 
 echo "== TAP"
 run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \

@@ -1,0 +1,217 @@
+-- Soft-disabled indexes: hidden from every kind of plan, still maintained,
+-- cached plans replanned, constraints refused unless forced, partitions,
+-- DROP / REINDEX CONCURRENTLY, the session override and bad input.
+CREATE EXTENSION workload_guard;
+SET search_path = public, workload_guard;
+
+CREATE TABLE ih (id int, val int, code int, pad text);
+INSERT INTO ih SELECT g, g % 100, g, repeat('x', 50) FROM generate_series(1, 10000) g;
+CREATE INDEX ih_val_idx ON ih (val);
+CREATE UNIQUE INDEX ih_code_key ON ih (code);
+CREATE TABLE ih_small (x int);
+INSERT INTO ih_small VALUES (1), (2), (3);
+VACUUM ANALYZE ih;
+VACUUM ANALYZE ih_small;
+
+-- every plan below would use ih_val_idx if it could
+SET enable_seqscan = off;
+SET max_parallel_workers_per_gather = 0;
+PREPARE q_generic(int) AS SELECT id FROM ih WHERE val = $1;
+SET plan_cache_mode = force_generic_plan;
+-- a PL/pgSQL body caches its plan on first call
+CREATE FUNCTION ih_count(v int) RETURNS bigint LANGUAGE plpgsql AS
+$$ BEGIN RETURN (SELECT count(*) FROM ih WHERE val = v AND pad IS NOT NULL); END $$;
+SELECT ih_count(5);
+SELECT pg_stat_force_next_flush();	-- the baseline taken at disable includes it
+
+-- before: the index is used
+EXPLAIN (COSTS OFF) SELECT * FROM ih WHERE val = 5;
+EXPLAIN (COSTS OFF) SELECT val FROM ih WHERE val < 3;
+EXPLAIN (COSTS OFF) SELECT * FROM ih ORDER BY val LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT max(val) FROM ih;
+EXPLAIN (COSTS OFF) EXECUTE q_generic(5);
+
+SELECT disable_index('ih_val_idx', reason => 'rehearse the drop');
+SELECT index, "table", index_name, disabled_by, reason, forced, scans_since_disabled
+  FROM disabled_indexes;
+
+-- after: never chosen, whatever the plan shape
+EXPLAIN (COSTS OFF) SELECT * FROM ih WHERE val = 5;				-- index / bitmap
+EXPLAIN (COSTS OFF) SELECT val FROM ih WHERE val < 3;			-- index only
+EXPLAIN (COSTS OFF) SELECT * FROM ih ORDER BY val LIMIT 3;		-- ordered
+EXPLAIN (COSTS OFF) SELECT max(val) FROM ih;					-- MIN/MAX
+EXPLAIN (COSTS OFF) EXECUTE q_generic(5);						-- cached generic plan
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_material = off;
+EXPLAIN (COSTS OFF) SELECT * FROM ih_small s JOIN ih ON ih.val = s.x;	-- inner of a nested loop
+SET workload_guard.ignore_disabled_indexes = on;				-- this session only
+EXPLAIN (COSTS OFF) SELECT * FROM ih_small s JOIN ih ON ih.val = s.x;
+RESET workload_guard.ignore_disabled_indexes;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
+SET enable_indexscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM ih WHERE val IN (5, 7);		-- bitmap
+SET workload_guard.ignore_disabled_indexes = on;
+EXPLAIN (COSTS OFF) SELECT * FROM ih WHERE val IN (5, 7);
+RESET workload_guard.ignore_disabled_indexes;
+RESET enable_indexscan;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET min_parallel_index_scan_size = 0;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM ih WHERE val < 50;		-- parallel
+SET workload_guard.ignore_disabled_indexes = on;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM ih WHERE val < 50;
+RESET workload_guard.ignore_disabled_indexes;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET min_parallel_index_scan_size;
+SET max_parallel_workers_per_gather = 0;
+
+-- the cached PL/pgSQL plan was replanned too: the index sees no scan
+SELECT ih_count(5), ih_count(6);
+SELECT pg_stat_force_next_flush();
+SELECT index, scans_since_disabled FROM disabled_indexes;
+
+-- still maintained: after enabling, the index finds rows inserted meanwhile
+INSERT INTO ih VALUES (10001, 4242, 10001, 'new');
+SELECT disable_index('ih_val_idx');								-- already disabled: false
+SELECT enable_index('ih_val_idx');
+SELECT enable_index('ih_val_idx');								-- not disabled: false
+EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 4242;
+SELECT id FROM ih WHERE val = 4242;
+EXPLAIN (COSTS OFF) EXECUTE q_generic(5);
+
+-- transactional: a rolled-back disable never took effect
+BEGIN;
+SELECT disable_index('ih_val_idx');
+EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
+ROLLBACK;
+EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
+SELECT count(*) FROM disabled_indexes;
+
+-- a unique index keeps enforcing uniqueness and arbitrating ON CONFLICT
+SELECT disable_index('ih_code_key');
+INSERT INTO ih VALUES (0, 0, 7, 'dup');
+INSERT INTO ih VALUES (0, 0, 7, 'dup') ON CONFLICT (code) DO NOTHING;
+EXPLAIN (COSTS OFF) INSERT INTO ih VALUES (0, 0, 7, 'dup')
+    ON CONFLICT (code) DO UPDATE SET pad = 'updated';
+INSERT INTO ih VALUES (0, 0, 7, 'dup') ON CONFLICT (code) DO UPDATE SET pad = 'updated';
+SELECT id, pad FROM ih WHERE code = 7;
+EXPLAIN (COSTS OFF) SELECT * FROM ih WHERE code = 7;
+
+-- planner proofs: a disabled unique index proves nothing, as if dropped
+-- (left-join removal needs it)
+CREATE TABLE ih_ref (code int, note text);
+EXPLAIN (COSTS OFF) SELECT r.note FROM ih_ref r LEFT JOIN ih ON ih.code = r.code;
+SELECT enable_index('ih_code_key');
+EXPLAIN (COSTS OFF) SELECT r.note FROM ih_ref r LEFT JOIN ih ON ih.code = r.code;
+
+-- indexes behind constraints are refused unless forced
+CREATE TABLE ih_parent (id int PRIMARY KEY, u int UNIQUE, k int,
+                        e int, EXCLUDE USING btree (e WITH =));
+CREATE UNIQUE INDEX ih_parent_k_key ON ih_parent (k);
+CREATE TABLE ih_child (k int REFERENCES ih_parent (k));
+SELECT disable_index('ih_parent_pkey');
+SELECT disable_index('ih_parent_u_key');
+SELECT disable_index('ih_parent_e_excl');
+SELECT disable_index('ih_parent_k_key');
+SELECT count(*) FROM disabled_indexes;
+SELECT disable_index('ih_parent_k_key', 'incident 42', force => true);
+SELECT index, reason, forced FROM disabled_indexes;
+INSERT INTO ih_parent VALUES (1, 1, 1, 1);
+INSERT INTO ih_child VALUES (1);								-- FK check still works
+INSERT INTO ih_child VALUES (2);
+
+-- DROP INDEX and DROP TABLE remove the rule
+DROP INDEX ih_parent_k_key CASCADE;
+SELECT count(*) FROM disabled_indexes;
+CREATE INDEX ih_small_x_idx ON ih_small (x);
+SELECT disable_index('ih_small_x_idx');
+DROP TABLE ih_small;
+SELECT count(*) FROM disabled_index_rules;
+CREATE INDEX ih_pad_idx ON ih (pad);
+SELECT disable_index('ih_pad_idx');
+DROP INDEX CONCURRENTLY ih_pad_idx;
+SELECT count(*) FROM disabled_index_rules;
+
+-- REINDEX CONCURRENTLY gives the index a new OID and keeps the rule
+SELECT disable_index('ih_val_idx');
+SELECT 'ih_val_idx'::regclass::oid AS old_oid \gset
+REINDEX INDEX CONCURRENTLY ih_val_idx;
+SELECT 'ih_val_idx'::regclass::oid <> :old_oid AS new_oid,
+       index, index_name FROM disabled_indexes;
+EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
+REINDEX TABLE CONCURRENTLY ih;
+SELECT index FROM disabled_indexes;
+EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
+SELECT enable_index('ih_val_idx');
+
+-- partitioned index: every partition's index, including later partitions
+CREATE TABLE ihp (a int, b int) PARTITION BY RANGE (a);
+CREATE TABLE ihp1 PARTITION OF ihp FOR VALUES FROM (0) TO (1000);
+CREATE TABLE ihp2 PARTITION OF ihp FOR VALUES FROM (1000) TO (2000)
+    PARTITION BY RANGE (a);
+CREATE TABLE ihp21 PARTITION OF ihp2 FOR VALUES FROM (1000) TO (2000);
+CREATE INDEX ihp_b_idx ON ihp (b);
+INSERT INTO ihp SELECT g, g FROM generate_series(0, 1999) g;
+ANALYZE ihp;
+EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
+SELECT disable_index('ihp_b_idx');
+EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
+EXPLAIN (COSTS OFF) SELECT * FROM ihp21 WHERE b = 5;
+CREATE TABLE ihp3 PARTITION OF ihp FOR VALUES FROM (2000) TO (3000);
+CREATE TABLE ihp22 (a int, b int);
+CREATE INDEX ihp22_b_idx ON ihp22 (b);
+ALTER TABLE ihp2 ATTACH PARTITION ihp22 FOR VALUES FROM (2000) TO (3000);
+EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
+EXPLAIN (COSTS OFF) SELECT * FROM ihp22 WHERE b = 5;
+SELECT enable_index('ihp21_b_idx');
+ALTER TABLE ihp2 DETACH PARTITION ihp22;
+EXPLAIN (COSTS OFF) SELECT * FROM ihp22 WHERE b = 5;
+SELECT index, "table", scans_since_disabled FROM disabled_indexes;
+SELECT enable_index('ihp_b_idx');
+EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
+
+-- bad input: clear errors, nothing changed
+\set VERBOSITY terse
+SELECT disable_index(NULL);
+SELECT disable_index('ih_val_idx', force => NULL);
+SELECT enable_index(NULL);
+SELECT disable_index('ih');
+SELECT enable_index('ih');
+SELECT disable_index('no_such_index');
+SELECT disable_index(1::regclass);
+SELECT disable_index('pg_class_oid_index');
+SELECT disable_index('pg_toast.pg_toast_1262_index');
+CREATE TEMP TABLE ih_temp (x int);
+CREATE INDEX ih_temp_idx ON ih_temp (x);
+SELECT disable_index('ih_temp_idx');
+\set VERBOSITY default
+
+-- privileges: revoked from PUBLIC, granted explicitly
+CREATE ROLE regress_ih_operator;
+SET ROLE regress_ih_operator;
+SELECT disable_index('ih_val_idx');
+SELECT enable_index('ih_val_idx');
+SELECT * FROM disabled_index_rules;
+SELECT count(*) FROM disabled_indexes;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION disable_index(regclass, text, boolean),
+                          enable_index(regclass) TO regress_ih_operator;
+SET ROLE regress_ih_operator;
+SELECT disable_index('ih_val_idx', 'by the operator');
+SELECT index, disabled_by, reason FROM disabled_indexes;
+SELECT enable_index('ih_val_idx');
+RESET ROLE;
+SELECT count(*) FROM disabled_indexes;
+
+DROP FUNCTION ih_count(int);
+DROP TABLE ih, ih_ref, ih_child, ih_parent, ihp, ihp22, ih_temp;
+DROP EXTENSION workload_guard CASCADE;
+DROP ROLE regress_ih_operator;

@@ -1,0 +1,847 @@
+/*-------------------------------------------------------------------------
+ *
+ * index_hide.c
+ *	  Soft-disabled indexes: the planner never sees them, the executor keeps
+ *	  maintaining them (and enforcing their uniqueness).  Owns the rules table
+ *	  workload_guard.disabled_index_rules as seen from C, the per-backend
+ *	  cache of hidden index OIDs, the get_relation_info dispatch target, the
+ *	  management functions disable_index()/enable_index(), and carrying rules
+ *	  over REINDEX CONCURRENTLY.
+ *
+ * Where the state lives, and how it reaches every session on every node:
+ *
+ *	* The rules are rows of an extension table (keyed by index OID, with the
+ *	  table OID as a guard against OID reuse), so they are transactional and
+ *	  WAL carries them to standbys, cascaded ones included.
+ *	* The management functions queue a relcache invalidation of the rules
+ *	  table and of every table whose index changes state.  Those messages go
+ *	  out only if the transaction commits; they are written into its commit
+ *	  record and replayed by standbys.  The table invalidation makes every
+ *	  cached plan on the table (prepared statements, PL/pgSQL, generic plans)
+ *	  replan; the rules-table invalidation drops the backend cache below.
+ *
+ * Backend cache (no shared memory, no locks): two sorted OID arrays in a
+ * private memory context, "hidden" (index OIDs to remove, partitioned-index
+ * rules expanded to every descendant index) and "watched" (the tables of
+ * those indexes, the partitioned tables in between and the rules table).  A
+ * relcache callback drops the cache when a watched relation, or everything,
+ * is invalidated: attaching a partition invalidates its parent, which is
+ * watched, so later partitions are covered; DROP INDEX and REINDEX
+ * invalidate the index's table.  Until the extension exists in the database
+ * every invalidation drops the cache (CREATE EXTENSION creates the table).
+ * Rebuilding reads the rules table with a fresh catalog snapshot inside the
+ * planner; an invalidation arriving during the rebuild leaves the cache
+ * marked stale, so the next planning reads it again.  The hot path is one
+ * branch when no rule exists, a binary search per index otherwise.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/catalog.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "index_hide.h"
+#include "workload_guard.h"
+
+#define WG_IH_SCHEMA	"workload_guard"
+#define WG_IH_TABLE		"disabled_index_rules"
+
+/* columns of workload_guard.disabled_index_rules read by the cache */
+#define Anum_rule_indexrelid	1
+#define Anum_rule_indrelid		2
+
+bool		wg_ignore_disabled_indexes = false;
+
+static MemoryContext wg_ih_cxt = NULL;
+static bool wg_ih_valid = false;
+static uint64 wg_ih_inval_count = 0;
+static bool wg_ih_watch_all = true;
+static Oid *wg_ih_hidden = NULL;
+static int	wg_ih_nhidden = 0;
+static Oid *wg_ih_watched = NULL;
+static int	wg_ih_nwatched = 0;
+
+/* what wg_index_hide_utility_before remembers of one rule */
+typedef struct WgIhSaved
+{
+	Oid			indexoid;
+	Oid			heapoid;
+	Oid			nspoid;
+	char	   *relname;
+} WgIhSaved;
+
+PG_FUNCTION_INFO_V1(wg_disable_index);
+PG_FUNCTION_INFO_V1(wg_enable_index);
+PG_FUNCTION_INFO_V1(wg_index_rules_changed);
+
+/* ---------------------------------------------------------------------
+ * Setup
+ * ---------------------------------------------------------------------
+ */
+
+void
+wg_index_hide_define_gucs(void)
+{
+	DefineCustomBoolVariable("workload_guard.ignore_disabled_indexes",
+							 "Makes the planner of this session consider disabled indexes.",
+							 "Plans made while it is on use every index, as if none were disabled; "
+							 "plans cached earlier are not replanned.",
+							 &wg_ignore_disabled_indexes, false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
+
+static int
+oid_cmp_local(const void *a, const void *b)
+{
+	Oid			x = *(const Oid *) a;
+	Oid			y = *(const Oid *) b;
+
+	return (x > y) - (x < y);
+}
+
+static inline bool
+oid_in(Oid oid, const Oid *arr, int n)
+{
+	return n > 0 && bsearch(&oid, arr, n, sizeof(Oid), oid_cmp_local) != NULL;
+}
+
+static void
+wg_ih_relcache_callback(Datum arg, Oid relid)
+{
+	wg_ih_inval_count++;
+	if (!wg_ih_valid)
+		return;
+	if (!OidIsValid(relid) || wg_ih_watch_all ||
+		oid_in(relid, wg_ih_watched, wg_ih_nwatched))
+		wg_ih_valid = false;
+}
+
+void
+wg_index_hide_init(void)
+{
+	CacheRegisterRelcacheCallback(wg_ih_relcache_callback, (Datum) 0);
+}
+
+/* ---------------------------------------------------------------------
+ * Backend cache
+ * ---------------------------------------------------------------------
+ */
+
+/* OID of the rules table in this database, InvalidOid without the extension */
+static Oid
+rules_relid(void)
+{
+	Oid			nsp = get_namespace_oid(WG_IH_SCHEMA, true);
+
+	return OidIsValid(nsp) ? get_relname_relid(WG_IH_TABLE, nsp) : InvalidOid;
+}
+
+/* the indexes a rule on indexoid hides: itself and, if partitioned, all below */
+static List *
+index_tree(Oid indexoid)
+{
+	if (get_rel_relkind(indexoid) == RELKIND_PARTITIONED_INDEX)
+		return find_all_inheritors(indexoid, NoLock, NULL);
+	return list_make1_oid(indexoid);
+}
+
+/* sort and deduplicate an OID list into an array allocated in cxt */
+static Oid *
+oid_array(List *oids, MemoryContext cxt, int *n)
+{
+	Oid		   *arr;
+	int			i = 0,
+				j;
+	ListCell   *lc;
+
+	*n = 0;
+	if (oids == NIL)
+		return NULL;
+	arr = MemoryContextAlloc(cxt, list_length(oids) * sizeof(Oid));
+	foreach(lc, oids)
+		arr[i++] = lfirst_oid(lc);
+	qsort(arr, i, sizeof(Oid), oid_cmp_local);
+	for (j = 1, *n = 1; j < i; j++)
+		if (arr[j] != arr[*n - 1])
+			arr[(*n)++] = arr[j];
+	return arr;
+}
+
+static void
+wg_ih_rebuild(void)
+{
+	uint64		inval_before = wg_ih_inval_count;
+	Oid			cfg;
+	List	   *hidden = NIL;
+	List	   *watched = NIL;
+	Relation	rel;
+
+	if (wg_ih_cxt == NULL)
+		wg_ih_cxt = AllocSetContextCreate(CacheMemoryContext,
+										  "workload_guard disabled indexes",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(wg_ih_cxt);
+	wg_ih_hidden = wg_ih_watched = NULL;
+	wg_ih_nhidden = wg_ih_nwatched = 0;
+	wg_ih_watch_all = true;
+
+	cfg = rules_relid();
+	/* try_: DROP EXTENSION may have removed it since the name lookup */
+	rel = OidIsValid(cfg) ? try_table_open(cfg, AccessShareLock) : NULL;
+	if (rel != NULL)
+	{
+		Snapshot	snap = RegisterSnapshot(GetCatalogSnapshot(cfg));
+		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+		HeapTuple	tup;
+
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			bool		isnull1,
+						isnull2;
+			Oid			indexoid = DatumGetObjectId(heap_getattr(tup, Anum_rule_indexrelid,
+																 RelationGetDescr(rel), &isnull1));
+			Oid			heapoid = DatumGetObjectId(heap_getattr(tup, Anum_rule_indrelid,
+																RelationGetDescr(rel), &isnull2));
+			ListCell   *lc;
+
+			/*
+			 * A rule whose index is gone (dropped without the event trigger
+			 * firing, or restored from a dump into other OIDs) must not hide
+			 * an unrelated index that reuses the OID: the pair must match.
+			 */
+			if (isnull1 || isnull2 || IndexGetRelation(indexoid, true) != heapoid)
+				continue;
+
+			foreach(lc, index_tree(indexoid))
+			{
+				Oid			idx = lfirst_oid(lc);
+				Oid			tbl = IndexGetRelation(idx, true);
+
+				hidden = lappend_oid(hidden, idx);
+				if (OidIsValid(tbl))
+					watched = lappend_oid(watched, tbl);
+			}
+		}
+		table_endscan(scan);
+		UnregisterSnapshot(snap);
+		table_close(rel, AccessShareLock);
+
+		watched = lappend_oid(watched, cfg);
+		wg_ih_hidden = oid_array(hidden, wg_ih_cxt, &wg_ih_nhidden);
+		wg_ih_watched = oid_array(watched, wg_ih_cxt, &wg_ih_nwatched);
+		wg_ih_watch_all = false;
+	}
+
+	/* used for this planning either way; read again next time if stale */
+	wg_ih_valid = (inval_before == wg_ih_inval_count);
+}
+
+/*
+ * get_relation_info_hook target.  Removing the IndexOptInfo is what DROP
+ * INDEX would do to the planner's view, so every path type (plain, index
+ * only, bitmap, parallel, ordered, MIN/MAX, parameterized inner) and every
+ * proof built on rel->indexlist (unique joins, left-join removal, semi-join
+ * unique-ification, actual-range selectivity) behaves as after the drop.
+ * Hypothetical indexes (HypoPG) are never ours to remove.
+ */
+void
+wg_index_hide_relation_info(PlannerInfo *root, Oid relationObjectId,
+							bool inhparent, RelOptInfo *rel)
+{
+	ListCell   *lc;
+
+	if (rel->indexlist == NIL || wg_ignore_disabled_indexes)
+		return;
+	if (!wg_ih_valid)
+		wg_ih_rebuild();
+	if (wg_ih_nhidden == 0)
+		return;
+
+	foreach(lc, rel->indexlist)
+	{
+		IndexOptInfo *info = lfirst_node(IndexOptInfo, lc);
+
+		if (!info->hypothetical &&
+			oid_in(info->indexoid, wg_ih_hidden, wg_ih_nhidden))
+			rel->indexlist = foreach_delete_current(rel->indexlist, lc);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Management functions
+ * ---------------------------------------------------------------------
+ */
+
+static void
+null_argument(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("argument \"%s\" must not be null", name)));
+}
+
+static void
+prevent_on_standby(const char *func)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s() during recovery", func),
+				 errdetail("Disabled indexes are set on the primary and reach standbys through WAL."),
+				 errhint("Call workload_guard.%s() on the primary server.", func)));
+}
+
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * Check that indexoid is an existing index and lock it and its table for the
+ * rest of the transaction (table first, as DROP INDEX does), so that a
+ * concurrent DROP INDEX waits for us and its event trigger sees our row.
+ * Returns the table's OID.
+ */
+static Oid
+lock_index(Oid indexoid)
+{
+	char		relkind = get_rel_relkind(indexoid);
+	Oid			heapoid;
+
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("relation with OID %u does not exist", indexoid)));
+	if (relkind != RELKIND_INDEX && relkind != RELKIND_PARTITIONED_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an index", get_rel_name(indexoid))));
+
+	heapoid = IndexGetRelation(indexoid, false);
+	LockRelationOid(heapoid, AccessShareLock);
+	LockRelationOid(indexoid, AccessShareLock);
+	/* locking processed invalidations: look again */
+	if (IndexGetRelation(indexoid, true) != heapoid)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index with OID %u was dropped concurrently", indexoid)));
+	return heapoid;
+}
+
+static Oid
+config_relid_or_error(void)
+{
+	Oid			cfg = rules_relid();
+
+	if (!OidIsValid(cfg))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"workload_guard\" is not installed in this database")));
+	return cfg;
+}
+
+/*
+ * The rules table is readable and writable by its owner only; the right to
+ * change rules is the EXECUTE privilege on the management functions.  They
+ * run their SQL as the table's owner, after recording who called them.
+ */
+static void
+become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec)
+{
+	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(cfg));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", cfg);
+	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/*
+ * Queue the invalidations that make the change visible at commit: the rules
+ * table (backend caches) and each table whose index changes (cached plans).
+ */
+static void
+invalidate_rules(Oid cfg, List *indexes)
+{
+	ListCell   *lc;
+
+	CacheInvalidateRelcacheByRelid(cfg);
+	foreach(lc, indexes)
+	{
+		Oid			tbl = IndexGetRelation(lfirst_oid(lc), true);
+
+		if (OidIsValid(tbl))
+			CacheInvalidateRelcacheByRelid(tbl);
+	}
+}
+
+static Datum
+oid_list_array(List *oids)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(oids), 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, oids)
+		elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+	return PointerGetDatum(construct_array(elems, i, OIDOID, sizeof(Oid),
+										   true, TYPALIGN_INT));
+}
+
+static char *
+spi_text(int row, int col)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+
+	return v ? v : "";
+}
+
+/*
+ * Refuse an index that backs a constraint or a foreign key, unless forced:
+ * the constraint would stay enforced but the lookups that rely on the index
+ * (foreign key checks above all) would read whole tables.
+ */
+static void
+check_constraints(Oid indexoid, List *tree)
+{
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1] = {oid_list_array(tree)};
+	char	   *idx = qualified_name(indexoid);
+	char	   *contype,
+			   *conname,
+			   *conrel,
+			   *confrel;
+	int			rc;
+
+	rc = SPI_execute_with_args(
+							   "SELECT c.contype::text, c.conname::text, c.conrelid::pg_catalog.regclass::text, "
+							   "       c.confrelid::pg_catalog.regclass::text "
+							   "  FROM pg_catalog.pg_constraint c "
+							   " WHERE c.conindid = ANY ($1) AND c.contype IN ('f', 'p', 'u', 'x') "
+							   " ORDER BY c.contype <> 'f', c.oid LIMIT 1",
+							   1, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return;
+
+	contype = spi_text(0, 1);
+	conname = spi_text(0, 2);
+	conrel = spi_text(0, 3);
+	confrel = spi_text(0, 4);
+
+	if (contype[0] == 'f')
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("index \"%s\" is used by foreign key constraint \"%s\" on table \"%s\"",
+						idx, conname, conrel),
+				 errdetail("With the index disabled, every foreign key check of table \"%s\" would read table \"%s\" in full.",
+						   conrel, confrel),
+				 errhint("Pass force => true to disable it anyway.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("index \"%s\" backs %s \"%s\" of table \"%s\"", idx,
+					contype[0] == 'p' ? "primary key" :
+					contype[0] == 'u' ? "unique constraint" : "exclusion constraint",
+					conname, conrel),
+			 errdetail("The constraint stays enforced, but lookups by its key, including foreign key checks, would read the table in full."),
+			 errhint("Pass force => true to disable it anyway.")));
+}
+
+/* drop rules whose index no longer exists (missed drop, restored dump) */
+static void
+purge_stale_rules(void)
+{
+	int			rc = SPI_execute(
+								 "DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r "
+								 " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+								 "                    WHERE i.indexrelid = r.indexrelid "
+								 "                      AND i.indrelid = r.indrelid)",
+								 false, 0);
+
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * disable_index(index regclass, reason text DEFAULT NULL,
+ *				 force boolean DEFAULT false) RETURNS boolean
+ *
+ * True when the index was disabled by this call, false (with a NOTICE) when
+ * it already was.
+ */
+Datum
+wg_disable_index(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid,
+				heapoid,
+				cfg;
+	Datum		reason;
+	bool		force;
+	Form_pg_class classForm;
+	HeapTuple	tp;
+	List	   *tree;
+	char	   *who;
+	Oid			save_userid;
+	int			save_sec;
+	int			rc;
+	bool		inserted;
+	Oid			argtypes[6] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+
+	wg_require_loaded();
+	if (PG_ARGISNULL(0))
+		null_argument("index");
+	if (PG_ARGISNULL(2))
+		null_argument("force");
+	indexoid = PG_GETARG_OID(0);
+	reason = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	force = PG_GETARG_BOOL(2);
+
+	prevent_on_standby("disable_index");
+	cfg = config_relid_or_error();
+	heapoid = lock_index(indexoid);
+
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", indexoid);
+	classForm = (Form_pg_class) GETSTRUCT(tp);
+	if (IsSystemClass(indexoid, classForm))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: \"%s\" is a system index",
+						NameStr(classForm->relname)),
+				 errdetail("Indexes of system catalogs and TOAST tables cannot be disabled.")));
+	if (classForm->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot disable temporary index \"%s\"",
+						NameStr(classForm->relname)),
+				 errdetail("Disabled indexes apply to every session and standby; a temporary index belongs to one session.")));
+	ReleaseSysCache(tp);
+
+	tree = index_tree(indexoid);
+	who = GetUserNameFromId(GetUserId(), false);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_rules_owner(cfg, &save_userid, &save_sec);
+
+	if (!force)
+		check_constraints(indexoid, tree);
+	purge_stale_rules();
+
+	values[0] = ObjectIdGetDatum(indexoid);
+	values[1] = ObjectIdGetDatum(heapoid);
+	values[2] = CStringGetTextDatum(qualified_name(indexoid));
+	values[3] = CStringGetTextDatum(who);
+	values[4] = reason;
+	if (PG_ARGISNULL(1))
+		nulls[4] = 'n';
+	values[5] = BoolGetDatum(force);
+	rc = SPI_execute_with_args(
+							   "INSERT INTO " WG_IH_SCHEMA "." WG_IH_TABLE
+							   " (indexrelid, indrelid, index_name, disabled_by, reason, forced, scans_at_disable)"
+							   " VALUES ($1, $2, $3, $4, $5, $6, " WG_IH_SCHEMA ".index_scan_count($1))"
+							   " ON CONFLICT (indexrelid) DO NOTHING",
+							   6, argtypes, values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	inserted = (SPI_processed == 1);
+
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+
+	if (inserted)
+		invalidate_rules(cfg, tree);
+	else
+		ereport(NOTICE,
+				(errmsg("index \"%s\" is already disabled, nothing changed",
+						qualified_name(indexoid))));
+	PG_RETURN_BOOL(inserted);
+}
+
+/*
+ * enable_index(index regclass) RETURNS boolean
+ *
+ * True when a rule was removed, false (with a NOTICE) when the index was not
+ * disabled; an error when it is disabled through a partitioned parent.
+ */
+Datum
+wg_enable_index(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid,
+				cfg;
+	Oid			save_userid;
+	int			save_sec;
+	int			rc;
+	bool		deleted;
+	char	   *parent = NULL;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+
+	wg_require_loaded();
+	if (PG_ARGISNULL(0))
+		null_argument("index");
+	indexoid = PG_GETARG_OID(0);
+
+	prevent_on_standby("enable_index");
+	cfg = config_relid_or_error();
+	(void) lock_index(indexoid);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_rules_owner(cfg, &save_userid, &save_sec);
+
+	purge_stale_rules();
+	values[0] = ObjectIdGetDatum(indexoid);
+	rc = SPI_execute_with_args("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE
+							   " WHERE indexrelid = $1",
+							   1, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	deleted = (SPI_processed > 0);
+
+	if (!deleted)
+	{
+		rc = SPI_execute_with_args("SELECT r.indexrelid::pg_catalog.regclass::text"
+								   "  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
+								   "  JOIN pg_catalog.pg_partition_ancestors($1) a"
+								   "    ON a.relid = r.indexrelid LIMIT 1",
+								   1, argtypes, values, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+			parent = spi_text(0, 1);
+	}
+
+	SetUserIdAndSecContext(save_userid, save_sec);
+	if (parent)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index \"%s\" is disabled through partitioned index \"%s\"",
+						qualified_name(indexoid), parent),
+				 errhint("Enable \"%s\" to enable the indexes of all its partitions, or detach the partition.",
+						 parent)));
+	SPI_finish();
+
+	if (deleted)
+		invalidate_rules(cfg, index_tree(indexoid));
+	else
+		ereport(NOTICE,
+				(errmsg("index \"%s\" is not disabled, nothing changed",
+						qualified_name(indexoid))));
+	PG_RETURN_BOOL(deleted);
+}
+
+/*
+ * _index_rules_changed(): called by the sql_drop event trigger after it
+ * deleted the rules of dropped indexes, so backend caches are rebuilt.
+ */
+Datum
+wg_index_rules_changed(PG_FUNCTION_ARGS)
+{
+	Oid			cfg = rules_relid();
+
+	if (OidIsValid(cfg))
+		CacheInvalidateRelcacheByRelid(cfg);
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * REINDEX CONCURRENTLY
+ *
+ * It builds a new index next to each old one, swaps their names and drops
+ * the old ones, in transactions of its own, without firing sql_drop.  The
+ * surviving index thus has a new OID and the old name: remember the names
+ * before, move the rules to the OIDs found under those names after.
+ * Between the swap and the end of the statement the new index is briefly
+ * visible to the planner.  Rules on partitioned indexes need nothing: the
+ * swap keeps the partition tree, which the cache follows.
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+is_reindex_concurrently(PlannedStmt *pstmt)
+{
+	ReindexStmt *stmt;
+	ListCell   *lc;
+
+	if (pstmt == NULL || !IsA(pstmt->utilityStmt, ReindexStmt))
+		return false;
+	stmt = (ReindexStmt *) pstmt->utilityStmt;
+	foreach(lc, stmt->params)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "concurrently") == 0)
+			return defGetBoolean(opt);
+	}
+	return false;
+}
+
+List *
+wg_index_hide_utility_before(PlannedStmt *pstmt)
+{
+	List	   *saved = NIL;
+	Oid			cfg;
+	Oid			save_userid;
+	int			save_sec;
+	MemoryContext keep = CurrentMemoryContext;	/* the portal's: survives the
+												 * statement's transactions */
+	uint64		i;
+
+	if (!is_reindex_concurrently(pstmt) || !IsTransactionState())
+		return NIL;
+	cfg = rules_relid();
+	if (!OidIsValid(cfg))
+		return NIL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_rules_owner(cfg, &save_userid, &save_sec);
+	if (SPI_execute("SELECT r.indexrelid, r.indrelid, c.relnamespace, c.relname::text"
+					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
+					"  JOIN pg_catalog.pg_class c ON c.oid = r.indexrelid"
+					" WHERE c.relkind = 'i'", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read disabled index rules");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(keep);
+		WgIhSaved  *s = palloc(sizeof(WgIhSaved));
+
+		s->indexoid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		s->heapoid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		s->nspoid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		s->relname = SPI_getvalue(tup, desc, 4);
+		saved = lappend(saved, s);
+		MemoryContextSwitchTo(old);
+	}
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+	return saved;
+}
+
+static void
+move_rules(List *saved, Oid cfg)
+{
+	Oid			save_userid;
+	int			save_sec;
+	ListCell   *lc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become_rules_owner(cfg, &save_userid, &save_sec);
+	foreach(lc, saved)
+	{
+		WgIhSaved  *s = (WgIhSaved *) lfirst(lc);
+		Oid			newoid;
+		Oid			argtypes[3] = {OIDOID, OIDOID, TEXTOID};
+		Datum		values[3];
+
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(s->indexoid)))
+			continue;			/* not rebuilt */
+		newoid = get_relname_relid(s->relname, s->nspoid);
+		if (!OidIsValid(newoid) || IndexGetRelation(newoid, true) != s->heapoid)
+			continue;
+
+		values[0] = ObjectIdGetDatum(s->indexoid);
+		values[1] = ObjectIdGetDatum(newoid);
+		values[2] = CStringGetTextDatum(qualified_name(newoid));
+		if (SPI_execute_with_args("UPDATE " WG_IH_SCHEMA "." WG_IH_TABLE
+								  "   SET indexrelid = $2, index_name = $3"
+								  " WHERE indexrelid = $1",
+								  3, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update disabled index rules");
+		if (SPI_processed > 0)
+			invalidate_rules(cfg, list_make1_oid(newoid));
+	}
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+}
+
+/*
+ * The statement has succeeded and committed its work: a failure here must
+ * not turn it into an error, so it runs in a subtransaction and degrades to
+ * a WARNING naming what to do.
+ */
+void
+wg_index_hide_utility_after(List *saved)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Oid			cfg;
+
+	if (saved == NIL || !IsTransactionState())
+		return;
+	cfg = rules_relid();
+	if (!OidIsValid(cfg))
+		return;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		move_rules(saved, cfg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ereport(WARNING,
+				(errmsg("could not carry disabled index rules over REINDEX CONCURRENTLY: %s",
+						edata->message),
+				 errhint("Check workload_guard.disabled_indexes and disable the rebuilt indexes again.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
