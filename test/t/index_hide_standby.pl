@@ -12,7 +12,8 @@ use Test::More;
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'workload_guard'");
+	"shared_preload_libraries = 'workload_guard'\n"
+	  . "workload_guard.ddl_index = off\n");	# plain CREATE INDEX below
 $primary->start;
 $primary->safe_psql('postgres', q{
 	CREATE EXTENSION workload_guard;
