@@ -126,7 +126,7 @@ AS 'MODULE_PATHNAME', 'wg_trim_ddl_history'
 LANGUAGE C VOLATILE;
 
 -- Refused, timed-out and failed DDL: kept in shared memory, outside the
--- aborted transaction, until restart.
+-- aborted transaction; saved across clean restarts.
 CREATE FUNCTION ddl_rejections(
     OUT rejected_at timestamptz, OUT pid int, OUT dbid oid, OUT userid oid,
     OUT sqlstate text, OUT rule text, OUT command_tag text, OUT relation text,
@@ -144,7 +144,7 @@ CREATE VIEW ddl_rejections AS
     LEFT JOIN pg_catalog.pg_database d ON d.oid = r.dbid;
 
 COMMENT ON VIEW ddl_rejections IS
-    'Recent refused, timed-out and failed schema changes (in memory, until restart)';
+    'Recent refused, timed-out and failed schema changes (kept across clean restarts)';
 
 CREATE FUNCTION reset_ddl_rejections()
 RETURNS bigint

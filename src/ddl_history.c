@@ -15,12 +15,15 @@
  * Locking protocol of the rejection ring: ring->lock (an LWLock of tranche
  * "workload_guard_ddl") guards every field of the ring.  Writers (only on
  * the error path of a DDL) take it EXCLUSIVE to copy one entry in; readers
- * take it SHARED and copy the entries out.  The ring is lost at restart.
+ * take it SHARED and copy the entries out.  The ring is saved at a clean
+ * shutdown and read back at start-up; a crash loses it.
  * Memory: workload_guard.ddl_rejections_max entries of about 2.3 kB.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <unistd.h>
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -32,6 +35,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -43,6 +47,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "ddl_guard.h"
 #include "workload_guard.h"
 
@@ -113,6 +118,86 @@ wg_ddl_shmem_request(void)
 	RequestNamedLWLockTranche("workload_guard_ddl", 1);
 }
 
+/*
+ * The ring is saved at a clean shutdown and read back at start-up, like the
+ * latency histograms (latency.c): the rejections of the last days survive a
+ * planned restart.  After a crash they are lost with shared memory.
+ */
+#define WG_REJ_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/workload_guard_ddl.stat"
+#define WG_REJ_MAGIC	0x57474431	/* "WGD1" */
+
+static void
+ring_save(int code, Datum arg)
+{
+	FILE	   *file;
+	uint32		header[3];
+	uint64		total;
+	int			n,
+				i;
+
+	if (code || ring == NULL)
+		return;
+	total = ring->total;
+	n = (int) Min(total, (uint64) ring->size);
+
+	file = AllocateFile(WG_REJ_FILE ".tmp", PG_BINARY_W);
+	if (file == NULL)
+		goto error;
+	header[0] = WG_REJ_MAGIC;
+	header[1] = sizeof(WgRejection);
+	header[2] = n;
+	if (fwrite(header, sizeof(header), 1, file) != 1)
+		goto error;
+	for (i = 0; i < n; i++)
+		if (fwrite(&ring->entries[(total - n + i) % ring->size],
+				   sizeof(WgRejection), 1, file) != 1)
+			goto error;
+	if (FreeFile(file))
+	{
+		file = NULL;
+		goto error;
+	}
+	(void) durable_rename(WG_REJ_FILE ".tmp", WG_REJ_FILE, LOG);
+	return;
+
+error:
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not write file \"%s\": %m", WG_REJ_FILE ".tmp")));
+	if (file)
+		FreeFile(file);
+	unlink(WG_REJ_FILE ".tmp");
+}
+
+static void
+ring_load(void)
+{
+	FILE	   *file = AllocateFile(WG_REJ_FILE, PG_BINARY_R);
+	uint32		header[3];
+	uint32		i;
+
+	if (file == NULL)
+		return;
+	if (fread(header, sizeof(header), 1, file) == 1 &&
+		header[0] == WG_REJ_MAGIC && header[1] == sizeof(WgRejection))
+	{
+		for (i = 0; i < header[2]; i++)
+		{
+			WgRejection *e = &ring->entries[ring->total % ring->size];
+
+			if (fread(e, sizeof(WgRejection), 1, file) != 1)
+				break;
+			ring->total++;
+		}
+	}
+	else
+		ereport(LOG,
+				(errmsg("ignoring workload_guard rejections file \"%s\": wrong format",
+						WG_REJ_FILE)));
+	FreeFile(file);
+	unlink(WG_REJ_FILE);
+}
+
 void
 wg_ddl_shmem_startup(void)
 {
@@ -127,6 +212,12 @@ wg_ddl_shmem_startup(void)
 		ring->size = wg_ddl_rejections_max;
 	}
 	LWLockRelease(AddinShmemInitLock);
+
+	/* the postmaster (or a standalone backend) saves the ring at shutdown */
+	if (!IsUnderPostmaster)
+		on_shmem_exit(ring_save, (Datum) 0);
+	if (!found)
+		ring_load();			/* no other process runs yet */
 }
 
 /* copy at most dstlen-1 bytes without cutting a multibyte character */
