@@ -150,7 +150,7 @@ LANGUAGE C VOLATILE;
 CREATE FUNCTION digest_rule_counters(
     OUT queryid bigint, OUT roleid oid, OUT dbid oid, OUT running integer,
     OUT blocked bigint, OUT warned bigint, OUT capped bigint,
-    OUT last_hit timestamptz)
+    OUT last_hit timestamptz, OUT rule_created_at timestamptz)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'wg_digest_rule_counters'
 LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
@@ -159,17 +159,20 @@ CREATE VIEW blocked_digests AS
     SELECT r.queryid, r.mode, r.max_running, r.dry_run, r.role, r.database,
            r.reason, r.created_by, r.created_at, r.expires_at,
            (r.expires_at IS NULL OR r.expires_at > statement_timestamp()) AS active,
-           coalesce(c.running, 0) AS running,
+           coalesce(cr.running, 0) AS running,
            coalesce(c.blocked, 0) AS blocked,
            coalesce(c.warned, 0) AS warned,
            coalesce(c.capped, 0) AS capped,
            c.last_hit
     FROM digest_rules r
     LEFT JOIN pg_catalog.pg_database d ON d.datname = r.database
-    LEFT JOIN digest_rule_counters() c
-      ON c.queryid = r.queryid
-     AND c.roleid = coalesce(r.role::oid, 0)
-     AND c.dbid = CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END;
+    LEFT JOIN digest_rule_counters() cr
+      ON cr.queryid = r.queryid
+     AND cr.roleid = coalesce(r.role::oid, 0)
+     AND cr.dbid = CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END
+    -- hit counters of an earlier rule with the same scope are not this one's
+    LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
+                       WHERE cr.rule_created_at = r.created_at) c ON true;
 
 COMMENT ON VIEW blocked_digests IS
     'Blocked and capped query digests, with hits counted on this server since it started';

@@ -120,7 +120,8 @@ typedef struct WgRuleKey
 typedef struct WgRuleCounters
 {
 	WgRuleKey	key;			/* hash key; must be first */
-	pg_atomic_uint32 running;
+	pg_atomic_uint64 rule_created_at;	/* which rule the hit counters are of */
+	pg_atomic_uint32 running;	/* of any rule with this key */
 	pg_atomic_uint64 blocked;
 	pg_atomic_uint64 warned;
 	pg_atomic_uint64 capped;
@@ -409,12 +410,14 @@ key_in_cache(const WgRuleKey *key)
  * including ours.  Never raises an error.
  */
 static WgRuleCounters *
-counters_hit(const WgRuleKey *key, pg_atomic_uint64 *(*which) (WgRuleCounters *),
+counters_hit(const WgRule *rule, pg_atomic_uint64 *(*which) (WgRuleCounters *),
 			 bool take_slot, uint32 *running)
 {
+	const WgRuleKey *key = &rule->key;
 	WgRuleCounters *c;
 	bool		found;
 	LWLockMode	mode = LW_SHARED;
+	uint64		gen;
 
 	LWLockAcquire(rules_shared->lock, mode);
 	c = hash_search(rules_counters, key, HASH_FIND, NULL);
@@ -447,6 +450,7 @@ counters_hit(const WgRuleKey *key, pg_atomic_uint64 *(*which) (WgRuleCounters *)
 		}
 		if (c != NULL && !found)
 		{
+			pg_atomic_init_u64(&c->rule_created_at, (uint64) rule->created_at);
 			pg_atomic_init_u32(&c->running, 0);
 			pg_atomic_init_u64(&c->blocked, 0);
 			pg_atomic_init_u64(&c->warned, 0);
@@ -459,6 +463,21 @@ counters_hit(const WgRuleKey *key, pg_atomic_uint64 *(*which) (WgRuleCounters *)
 		LWLockRelease(rules_shared->lock);
 		pg_atomic_fetch_add_u64(&rules_shared->untracked, 1);
 		return NULL;
+	}
+
+	/*
+	 * The rule was replaced since the last hit (unblock, block again): its
+	 * hit counters start from zero.  One backend wins the exchange and
+	 * clears them; a hit racing with it may be lost, nothing worse.
+	 */
+	gen = pg_atomic_read_u64(&c->rule_created_at);
+	if (unlikely(gen != (uint64) rule->created_at) &&
+		pg_atomic_compare_exchange_u64(&c->rule_created_at, &gen,
+									   (uint64) rule->created_at))
+	{
+		pg_atomic_write_u64(&c->blocked, 0);
+		pg_atomic_write_u64(&c->warned, 0);
+		pg_atomic_write_u64(&c->capped, 0);
 	}
 	if (which)
 		pg_atomic_fetch_add_u64(which(c), 1);
@@ -673,12 +692,12 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 		matched = true;
 		if (r->dry_run)
 		{
-			counters_hit(&r->key, ctr_warned, false, NULL);
+			counters_hit(r, ctr_warned, false, NULL);
 			report_block(r, WARNING);
 		}
 		else
 		{
-			counters_hit(&r->key, ctr_blocked, false, NULL);
+			counters_hit(r, ctr_blocked, false, NULL);
 			report_block(r, ERROR);
 		}
 	}
@@ -701,7 +720,7 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 			warn_untracked_once(queryid);
 			continue;
 		}
-		c = counters_hit(&r->key, NULL, true, &running);
+		c = counters_hit(r, NULL, true, &running);
 		if (c == NULL)
 		{
 			warn_untracked_once(queryid);
@@ -1084,8 +1103,8 @@ wg_digest_rule_counters(PG_FUNCTION_ARGS)
 	hash_seq_init(&seq, rules_counters);
 	while ((c = hash_seq_search(&seq)) != NULL)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {false, false, false, false, false, false, false, false};
+		Datum		values[9];
+		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
 		uint64		last = pg_atomic_read_u64(&c->last_hit);
 
 		values[0] = Int64GetDatum((int64) c->key.queryid);
@@ -1097,6 +1116,7 @@ wg_digest_rule_counters(PG_FUNCTION_ARGS)
 		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&c->capped));
 		values[7] = TimestampTzGetDatum((TimestampTz) last);
 		nulls[7] = (last == 0);
+		values[8] = TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&c->rule_created_at));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(rules_shared->lock);
