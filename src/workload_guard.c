@@ -9,8 +9,10 @@
  * bodies only dispatch into the feature files, which never touch a hook
  * variable themselves.  The order inside each hook is deliberate:
  *
- *	ExecutorStart	policy checks first (a refused statement never starts),
- *					then the statement is started, then its clock.
+ *	ExecutorStart	policy checks first (a refused statement never starts:
+ *					digest_rules.c), then the statement is started, then its
+ *					clock.
+ *	ExecutorEnd		latency recorded, cap slots given back, then the end.
  *	ExecutorRun/Finish	timed; an error on the way out is recorded before it
  *					propagates.
  *	ProcessUtility	DDL rules and timeouts before the statement runs (a
@@ -33,6 +35,7 @@
 #include "miscadmin.h"
 #include "optimizer/plancat.h"
 #include "optimizer/planner.h"
+#include "parser/analyze.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 #include "utils/guc.h"
@@ -40,6 +43,7 @@
 #include "compat.h"
 #include "ddl_guard.h"
 #include "index_hide.h"
+#include "digest_rules.h"
 #include "latency.h"
 #include "workload_guard.h"
 
@@ -49,6 +53,7 @@ int			wg_nesting_level = 0;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
@@ -61,6 +66,8 @@ void		_PG_init(void);
 
 static void wg_shmem_request(void);
 static void wg_shmem_startup(void);
+static void wg_post_parse_analyze(ParseState *pstate, Query *query,
+								  JumbleState *jstate);
 static PlannedStmt *wg_planner(Query *parse, const char *query_string,
 							   int cursorOptions, ParamListInfo boundParams);
 static void wg_get_relation_info(PlannerInfo *root, Oid relationObjectId,
@@ -91,15 +98,21 @@ _PG_init(void)
 	wg_latency_define_gucs();
 	wg_ddl_define_gucs();
 	wg_index_hide_define_gucs();
+	wg_digest_rules_define_gucs();
 	MarkGUCPrefixReserved("workload_guard");
 
 	/* queryids as pg_stat_statements and EXPLAIN VERBOSE show them */
 	EnableQueryId();
 
+	/* backend-local caches of the config tables (invalidation callbacks) */
+	wg_digest_rules_init();
+
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = wg_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = wg_shmem_startup;
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = wg_post_parse_analyze;
 	prev_planner_hook = planner_hook;
 	planner_hook = wg_planner;
 	prev_get_relation_info_hook = get_relation_info_hook;
@@ -129,6 +142,7 @@ wg_shmem_request(void)
 
 	wg_latency_shmem_request();
 	wg_ddl_shmem_request();
+	wg_digest_rules_shmem_request();
 }
 
 static void
@@ -139,6 +153,20 @@ wg_shmem_startup(void)
 
 	wg_latency_shmem_startup();
 	wg_ddl_shmem_startup();
+	wg_digest_rules_shmem_startup();
+}
+
+/*
+ * Digests for the queries inside DECLARE CURSOR and CREATE TABLE AS, which
+ * core leaves at queryid 0 (see digest_rules.c).
+ */
+static void
+wg_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+
+	wg_digest_rules_post_parse_analyze(pstate, query);
 }
 
 /*
@@ -201,6 +229,9 @@ wg_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
 static void
 wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	/* policy first: a blocked or capped digest never starts */
+	wg_digest_rules_check(queryDesc, eflags);
+
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
@@ -263,6 +294,7 @@ static void
 wg_ExecutorEnd(QueryDesc *queryDesc)
 {
 	wg_latency_executor_end(queryDesc);
+	wg_digest_rules_release(queryDesc);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -343,6 +375,7 @@ wg_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			wg_latency_xact_cleanup(InvalidSubTransactionId);
 			wg_ddl_xact_abort();
+			wg_digest_rules_xact_cleanup(InvalidSubTransactionId);
 			break;
 		default:
 			break;
@@ -354,5 +387,8 @@ wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		wg_latency_xact_cleanup(mySubid);
+		wg_digest_rules_xact_cleanup(mySubid);
+	}
 }
