@@ -3,6 +3,7 @@
 #   make            build            make install   install into pg_config's tree
 #   make demo       throwaway server + workload + views (installs its own deps)
 #   make test       every test suite (installs its own deps), pass/fail summary
+#   make bench      callgrind instructions per statement vs pg_stat_statements
 #
 # Sources, regression tests, isolation specs and TAP tests are picked up by
 # wildcard so that adding a concern means adding files, not editing lists.
@@ -43,9 +44,12 @@ endif
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
               regression.out demo_data
 
-.PHONY: demo test
+.PHONY: demo test bench
 demo:
 	bash test/demo.sh
 
 test:
 	bash test/run_all.sh
+
+bench:
+	bash test/bench/callgrind.sh
