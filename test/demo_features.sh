@@ -35,6 +35,16 @@ psql_ -c "EXPLAIN (COSTS OFF) SELECT count(*) FROM pgbench_accounts WHERE bid = 
 	-c "SELECT index, \"table\", disabled_by, reason, scans_since_disabled FROM workload_guard.disabled_indexes" \
 	-c "SELECT workload_guard.enable_index('accounts_bid')"
 
-if [ -f test/demo_brakes.sh ]; then
-	. test/demo_brakes.sh
-fi
+title "incident brake: the report query storms the primary; block its digest for 10 minutes"
+QID=$(psql_ -At -c "SELECT queryid FROM workload_guard.statement_latency
+                    WHERE query LIKE 'SELECT bid, count(*)%' ORDER BY calls DESC LIMIT 1")
+psql_ -c "SELECT workload_guard.block_digest($QID, reason => 'incident 42: report storm', expires_in => '10 minutes')"
+as_pg env PGHOST=$PGHOST PGPORT=$PGPORT pgbench -n -c 2 -t 5 -M prepared -f "$DATA/report.sql" postgres 2>&1 \
+	| grep -E "ERROR|DETAIL|HINT|processed" | head -4 || true
+title "a cap instead: at most 1 report in flight on this node"
+psql_ -c "SELECT workload_guard.cap_digest($QID, 1, reason => 'incident 42: one at a time')"
+as_pg env PGHOST=$PGHOST PGPORT=$PGPORT pgbench -n -c 4 -T 3 -M prepared -f "$DATA/report.sql" postgres 2>&1 \
+	| grep -E "^ERROR|aborted|processed" | head -3 || true
+psql_ -c "SELECT queryid, mode, max_running, reason, created_by, expires_at::time(0), blocked, capped, last_hit::time(0)
+          FROM workload_guard.blocked_digests"
+psql_ -c "SELECT workload_guard.unblock_digest($QID) AS rules_removed"
