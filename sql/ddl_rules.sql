@@ -25,6 +25,8 @@ ALTER TABLE acct ADD COLUMN s int GENERATED ALWAYS AS (id * 2) STORED;   -- refu
 ALTER TABLE acct DROP COLUMN c;                                          -- ok
 ALTER TABLE acct SET UNLOGGED;                                           -- refused
 ALTER TABLE acct SET ACCESS METHOD heap;                                 -- ok: same method, no rewrite
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;      -- ok: a second table AM
+ALTER TABLE acct SET ACCESS METHOD heap2;                                -- refused: access method
 ALTER TABLE acct SET TABLESPACE pg_default;                              -- refused (parse tree)
 VACUUM FULL acct;                                                        -- refused
 VACUUM acct;                                                             -- ok
@@ -155,4 +157,5 @@ DROP FUNCTION mkidx(), mkidx_sql();
 DROP ROLE wg_ddl_user;
 DROP SCHEMA sch CASCADE;
 DROP TABLE acct, other, fresh, meas, tt, tt2, tt3 CASCADE;
+DROP ACCESS METHOD heap2;
 DROP EXTENSION workload_guard CASCADE;
