@@ -49,6 +49,7 @@
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "subxact.h"
 #include "workload_guard.h"
 
 #define WG_REJ_STATEMENT_LEN	1024
@@ -462,6 +463,27 @@ relation_owner(Oid relid)
 	return owner;
 }
 
+typedef struct HistoryInsertArgs
+{
+	WgDdlState *st;
+	double		duration_ms;
+	double		lock_wait_ms;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec;
+} HistoryInsertArgs;
+
+static void
+history_insert_as_owner(void *arg)
+{
+	HistoryInsertArgs *a = (HistoryInsertArgs *) arg;
+
+	SetUserIdAndSecContext(a->owner, a->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	history_insert_spi(a->st, a->duration_ms, a->lock_wait_ms);
+	SetUserIdAndSecContext(a->save_userid, a->save_sec);
+}
+
 /*
  * Writes the history row of a DDL that ran, in its transaction, as the
  * table's owner.  A failure is reported once as a WARNING and swallowed.
@@ -470,12 +492,9 @@ void
 wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
 {
 	Oid			nsp,
-				relid,
-				owner;
-	Oid			save_userid;
-	int			save_sec;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+				relid;
+	HistoryInsertArgs args;
+	ErrorData  *edata;
 
 	if (!IsTransactionState())
 		return;
@@ -483,43 +502,25 @@ wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
 	relid = OidIsValid(nsp) ? get_relname_relid("ddl_history", nsp) : InvalidOid;
 	if (!OidIsValid(relid))
 		return;					/* DROP EXTENSION, or not installed here */
-	owner = relation_owner(relid);
-	if (!OidIsValid(owner))
+	args.owner = relation_owner(relid);
+	if (!OidIsValid(args.owner))
 		return;
+	args.st = st;
+	args.duration_ms = duration_ms;
+	args.lock_wait_ms = lock_wait_ms;
+	GetUserIdAndSecContext(&args.save_userid, &args.save_sec);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		history_insert_spi(st, duration_ms, lock_wait_ms);
-		SetUserIdAndSecContext(save_userid, save_sec);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		SetUserIdAndSecContext(save_userid, save_sec);
-		if (!warned_history)
-			ereport(WARNING,
-					(errmsg("could not record schema change in workload_guard.ddl_history: %s",
-							edata->message),
-					 errdetail("The schema change itself succeeded; later recording failures in this session are not reported.")));
-		warned_history = true;
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	edata = wg_run_in_subxact(history_insert_as_owner, &args);
+	if (edata == NULL)
+		return;
+	SetUserIdAndSecContext(args.save_userid, args.save_sec);
+	if (!warned_history)
+		ereport(WARNING,
+				(errmsg("could not record schema change in workload_guard.ddl_history: %s",
+						edata->message),
+				 errdetail("The schema change itself succeeded; later recording failures in this session are not reported.")));
+	warned_history = true;
+	FreeErrorData(edata);
 }
 
 /* workload_guard.trim_ddl_history(older_than interval) */

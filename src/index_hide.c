@@ -70,6 +70,7 @@
 
 #include "compat.h"
 #include "index_hide.h"
+#include "subxact.h"
 #include "workload_guard.h"
 
 #define WG_IH_SCHEMA	"workload_guard"
@@ -805,43 +806,39 @@ move_rules(List *saved, Oid cfg)
  * not turn it into an error, so it runs in a subtransaction and degrades to
  * a WARNING naming what to do.
  */
+typedef struct MoveRulesArgs
+{
+	List	   *saved;
+	Oid			cfg;
+} MoveRulesArgs;
+
+static void
+move_rules_cb(void *arg)
+{
+	MoveRulesArgs *a = (MoveRulesArgs *) arg;
+
+	move_rules(a->saved, a->cfg);
+}
+
 void
 wg_index_hide_utility_after(List *saved)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	Oid			cfg;
+	MoveRulesArgs args;
+	ErrorData  *edata;
 
 	if (saved == NIL || !IsTransactionState())
 		return;
-	cfg = rules_relid();
-	if (!OidIsValid(cfg))
+	args.saved = saved;
+	args.cfg = rules_relid();
+	if (!OidIsValid(args.cfg))
 		return;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		move_rules(saved, cfg);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		ereport(WARNING,
-				(errmsg("could not carry disabled index rules over REINDEX CONCURRENTLY: %s",
-						edata->message),
-				 errhint("Check workload_guard.disabled_indexes and disable the rebuilt indexes again.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	edata = wg_run_in_subxact(move_rules_cb, &args);
+	if (edata == NULL)
+		return;
+	ereport(WARNING,
+			(errmsg("could not carry disabled index rules over REINDEX CONCURRENTLY: %s",
+					edata->message),
+			 errhint("Check workload_guard.disabled_indexes and disable the rebuilt indexes again.")));
+	FreeErrorData(edata);
 }
