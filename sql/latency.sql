@@ -39,6 +39,20 @@ SELECT count(*) AS same_queryid
 FROM workload_guard.statement_latency
 WHERE queryid = explain_queryid('SELECT v FROM t WHERE id = 1');
 
+-- sample texts are normalized like pg_stat_statements: constants become
+-- $n (numbered after the statement's own parameters), each statement of a
+-- multi-statement string keeps its own slice
+SELECT -7 AS neg, 'secret' AS s, 2.5e3 AS f FROM t WHERE id = 3;
+SELECT 11 AS norm_a \; SELECT 'x' AS norm_b FROM t WHERE v = 'v1';
+PREPARE q(int) AS SELECT v FROM t WHERE id = $1 AND v <> 'zz';
+EXECUTE q(4);
+SELECT query FROM workload_guard.statement_latency
+WHERE query LIKE '%AS neg%' OR query LIKE '%AS norm_a' OR query LIKE '%AS norm_b%'
+   OR query LIKE 'PREPARE q%' ORDER BY query;
+-- a statement that failed keeps the text as sent (no scanner after an error)
+SELECT id / 0 AS failing FROM t WHERE id = 5;
+SELECT query FROM workload_guard.statement_latency WHERE query LIKE '%AS failing%';
+
 -- nested statements follow workload_guard.track
 CREATE FUNCTION nested_count() RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN RETURN (SELECT count(*) FROM t WHERE id > 50); END $$;

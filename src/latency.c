@@ -64,6 +64,7 @@
 #include "compat.h"
 #include "histogram.h"
 #include "latency.h"
+#include "normalize.h"
 #include "workload_guard.h"
 
 #define WG_QUERY_TEXT_LEN	1024	/* sample text kept per digest, bytes */
@@ -169,6 +170,23 @@ static struct
 	uint64		queryid;
 	uint64		ns;
 }			pending_plan[WG_MAX_PLAN_LEVELS];
+
+/*
+ * Constant locations of the statement last parsed at each nesting level,
+ * kept (without allocating) until the execution that follows may need them
+ * to create its digest with a normalized text.
+ */
+#define WG_MAX_NORM_CONSTS	32
+
+static struct
+{
+	uint64		queryid;
+	int			stmt_location;
+	int			stmt_len;
+	int			first_param;
+	int			nlocs;
+	LocationLen locs[WG_MAX_NORM_CONSTS];
+}			pending_norm[WG_MAX_PLAN_LEVELS];
 
 static void wg_latency_shmem_shutdown(int code, Datum arg);
 
@@ -336,19 +354,43 @@ digest_take_slot(void)
 	return victim;
 }
 
-static void
-digest_set_text(WgDigest *d, const char *query, int location, int len)
+/*
+ * The sample text of a new digest, prepared before the exclusive lock is
+ * taken: the statement's own slice of the source string, normalized when
+ * the parse of this very statement left its constant locations (and the
+ * statement did not fail: the scanner must not run in an aborted state),
+ * else as it was sent.
+ */
+static int
+digest_text(char *buf, uint64 queryid, int level, bool failed,
+			const char *query, int location, int len)
 {
+	int			loc = location;
+	int			orig_len = len;
 	const char *text;
 
+	buf[0] = '\0';
 	if (query == NULL)
-		return;
-	text = CleanQuerytext(query, &location, &len);
+		return 0;
+	text = CleanQuerytext(query, &loc, &len);
+
+	if (!failed && level < WG_MAX_PLAN_LEVELS &&
+		pending_norm[level].queryid == queryid &&
+		pending_norm[level].stmt_location == location &&
+		pending_norm[level].stmt_len == orig_len)
+	{
+		pending_norm[level].queryid = 0;
+		return wg_normalize_query(text, loc, len, pending_norm[level].locs,
+								  pending_norm[level].nlocs,
+								  pending_norm[level].first_param,
+								  buf, WG_QUERY_TEXT_LEN);
+	}
+
 	if (len >= WG_QUERY_TEXT_LEN)
 		len = pg_mbcliplen(text, len, WG_QUERY_TEXT_LEN - 1);
-	memcpy(d->query, text, len);
-	d->query[len] = '\0';
-	d->query_len = len;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	return len;
 }
 
 /*
@@ -677,9 +719,11 @@ digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
  * dropped instead.
  */
 static void
-latency_record(uint64 queryid, bool toplevel, uint64 ns, uint64 now_ns,
+latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 			   int sqlerrcode, const char *query, int location, int len)
 {
+	char		text[WG_QUERY_TEXT_LEN];
+	int			text_len;
 	WgLatencyKey key;
 	WgHashEntry *he;
 	WgDigest   *d;
@@ -695,7 +739,7 @@ latency_record(uint64 queryid, bool toplevel, uint64 ns, uint64 now_ns,
 	key.userid = GetUserId();
 	key.dbid = MyDatabaseId;
 	key.queryid = queryid;
-	key.toplevel = toplevel;
+	key.toplevel = (level == 0);
 	bucket = wg_hist_bucket(ns, &range);
 
 	LWLockAcquire(wg->lock, LW_SHARED);
@@ -710,12 +754,16 @@ latency_record(uint64 queryid, bool toplevel, uint64 ns, uint64 now_ns,
 	LWLockRelease(wg->lock);
 
 	/* new digest: bounded work under the exclusive lock */
+	text_len = digest_text(text, queryid, level, failed, query, location, len);
 	LWLockAcquire(wg->lock, LW_EXCLUSIVE);
 	d = digest_enter(&key, GetCurrentTimestamp());
 	if (d != NULL)
 	{
 		if (d->query_len == 0)
-			digest_set_text(d, query, location, len);
+		{
+			memcpy(d->query, text, text_len + 1);
+			d->query_len = text_len;
+		}
 		digest_add(d, ns, now_ns, bucket, range, failed, canceled);
 	}
 	else
@@ -730,6 +778,27 @@ clock_ns(void)
 
 	INSTR_TIME_SET_CURRENT(now);
 	return INSTR_TIME_GET_NANOSEC(now);
+}
+
+void
+wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
+{
+	if (jstate == NULL || jstate->clocations_count == 0 ||
+		query->queryId == UINT64CONST(0) || level >= WG_MAX_PLAN_LEVELS ||
+		!wg_latency_enabled(level))
+		return;
+	if (jstate->clocations_count > WG_MAX_NORM_CONSTS)
+	{
+		pending_norm[level].queryid = 0;	/* too many: keep the text as sent */
+		return;
+	}
+	pending_norm[level].queryid = query->queryId;
+	pending_norm[level].stmt_location = query->stmt_location;
+	pending_norm[level].stmt_len = query->stmt_len;
+	pending_norm[level].first_param = jstate->highest_extern_param_id;
+	pending_norm[level].nlocs = jstate->clocations_count;
+	memcpy(pending_norm[level].locs, jstate->clocations,
+		   sizeof(LocationLen) * jstate->clocations_count);
 }
 
 void
@@ -834,7 +903,7 @@ wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool failed)
 		const char *src = queryDesc->sourceText;
 		PlannedStmt *ps = queryDesc->plannedstmt;
 
-		latency_record(slot->queryid, slot->level == 0,
+		latency_record(slot->queryid, slot->level,
 					   slot->plan_ns + slot->exec_ns, now, geterrcode(),
 					   src, ps->stmt_location, ps->stmt_len);
 		exec_slot_release(slot);
@@ -850,7 +919,7 @@ wg_latency_executor_end(QueryDesc *queryDesc)
 	if (n_exec_slots == 0 || (slot = exec_slot_find(queryDesc)) == NULL)
 		return;
 
-	latency_record(slot->queryid, slot->level == 0,
+	latency_record(slot->queryid, slot->level,
 				   slot->plan_ns + slot->exec_ns,
 				   slot->end_ns ? slot->end_ns : clock_ns(), 0,
 				   queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
@@ -881,7 +950,7 @@ wg_latency_utility_done(uint64 queryid, int level, const char *queryString,
 {
 	uint64		now = clock_ns();
 
-	latency_record(queryid, level == 0, now - INSTR_TIME_GET_NANOSEC(*start),
+	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
 				   now, failed ? geterrcode() : 0,
 				   queryString, stmt_location, stmt_len);
 }

@@ -32,6 +32,12 @@ extern void wg_latency_shmem_startup(void);
 #define wg_latency_enabled(level) \
 	(wg_track == WG_TRACK_ALL || (wg_track == WG_TRACK_TOP && (level) == 0))
 
+/* parse analysis: constant locations, for a normalized sample text */
+struct JumbleState;
+struct Query;
+extern void wg_latency_post_parse_analyze(struct Query *query,
+										  struct JumbleState *jstate, int level);
+
 /* planner: remember how long planning took for the coming execution */
 extern void wg_latency_planned(uint64 queryid, int level, instr_time *duration);
 

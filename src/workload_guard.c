@@ -166,6 +166,7 @@ wg_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
+	wg_latency_post_parse_analyze(query, jstate, wg_nesting_level);
 	wg_digest_rules_post_parse_analyze(pstate, query);
 }
 
