@@ -15,9 +15,12 @@
  *	  amount of work there (at most WG_EVICT_SCAN slots are inspected).
  *	* Every counter of a digest (calls, errors, buckets, min/max, the recent
  *	  window) is a pg_atomic_* variable, updated lock-free by any number of
- *	  backends holding the shared lock.  Readers under the shared lock see
- *	  each counter exactly but not all of them at one instant: a percentile
- *	  may include a call that "calls" does not yet show.  That is the price of
+ *	  backends holding the shared lock.  Readers (the views) copy one digest
+ *	  at a time under the shared lock, held for that copy only, and compute
+ *	  percentiles and build tuples after releasing it, so a full scan never
+ *	  delays a digest's creation by more than one copy.  A copy sees each
+ *	  counter exactly but not all of them at one instant: a percentile may
+ *	  include a call that "calls" does not yet show.  That is the price of
  *	  never serializing recorders, and it is far below the histogram's error.
  *	* The recent window is two slots, indexed by epoch parity (epoch = time
  *	  divided by workload_guard.recent_window).  The first recorder of a new
@@ -1048,6 +1051,68 @@ digest_recent(WgDigest *d, uint64 now_ns, uint64 *out, uint64 *errors,
 	return calls;
 }
 
+/*
+ * A private copy of one digest.  Readers copy digests one at a time, each
+ * under the shared lock held for that copy only, and compute everything
+ * else (percentiles, tuples) without the lock: a scan of the whole table by
+ * a monitoring tool never keeps a backend that must create a digest (which
+ * takes the lock exclusively) waiting longer than one copy.
+ */
+typedef struct WgDigestSnap
+{
+	WgLatencyKey key;
+	TimestampTz stats_since;
+	uint64		calls;
+	uint64		errors;
+	uint64		cancels;
+	uint64		total_ns;
+	uint64		min_ns;
+	uint64		max_ns;
+	uint64		out_of_range;
+	uint64		recent_calls;
+	uint64		recent_errors;
+	double		recent_seconds;
+	char		query[WG_QUERY_TEXT_LEN];
+	uint64		buckets[WG_HIST_BUCKETS];
+	uint64		recent[WG_HIST_BUCKETS];
+} WgDigestSnap;
+
+/*
+ * Copies slot into *out; false if the slot is free or (queryid != NULL)
+ * holds another digest.  The recent window is copied when now_ns != 0.
+ */
+static bool
+digest_snapshot(int slot, const uint64 *queryid, uint64 now_ns, WgDigestSnap *out)
+{
+	WgDigest   *d = &wg->digests[slot];
+	int			b;
+
+	LWLockAcquire(wg->lock, LW_SHARED);
+	if (!d->in_use || (queryid != NULL && d->key.queryid != *queryid))
+	{
+		LWLockRelease(wg->lock);
+		return false;
+	}
+	out->key = d->key;
+	out->stats_since = d->stats_since;
+	memcpy(out->query, d->query, d->query_len + 1);
+	out->calls = pg_atomic_read_u64(&d->calls);
+	out->errors = pg_atomic_read_u64(&d->errors);
+	out->cancels = pg_atomic_read_u64(&d->cancels);
+	out->total_ns = pg_atomic_read_u64(&d->total_ns);
+	out->min_ns = pg_atomic_read_u64(&d->min_ns);
+	out->max_ns = pg_atomic_read_u64(&d->max_ns);
+	out->out_of_range = pg_atomic_read_u64(&d->out_of_range);
+	for (b = 0; b < WG_HIST_BUCKETS; b++)
+		out->buckets[b] = pg_atomic_read_u64(&d->buckets[b]);
+	if (now_ns != 0)
+		out->recent_calls = digest_recent(d, now_ns, out->recent,
+										  &out->recent_errors,
+										  &out->recent_seconds);
+	LWLockRelease(wg->lock);
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(wg_statement_latency);
 
 #define STATEMENT_LATENCY_COLS 26
@@ -1059,42 +1124,25 @@ wg_statement_latency(PG_FUNCTION_ARGS)
 	bool		showtext = PG_GETARG_BOOL(0);
 	Oid			userid = GetUserId();
 	bool		see_all = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
-	uint64	   *counts;
-	uint64	   *recent;
 	uint64		now = clock_ns();
+	WgDigestSnap *d;
 	int			i;
 
 	check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
-	counts = palloc(sizeof(uint64) * WG_HIST_BUCKETS);
-	recent = palloc(sizeof(uint64) * WG_HIST_BUCKETS);
+	d = palloc(sizeof(WgDigestSnap));
 
-	LWLockAcquire(wg->lock, LW_SHARED);
 	for (i = 0; i < wg->max_digests; i++)
 	{
-		WgDigest   *d = &wg->digests[i];
 		Datum		values[STATEMENT_LATENCY_COLS];
 		bool		nulls[STATEMENT_LATENCY_COLS];
-		uint64		calls,
-					min_ns,
-					max_ns,
-					rcalls,
-					rerrors;
-		double		rseconds;
-		int			c = 0,
-					b;
+		int			c = 0;
 		bool		visible;
 
-		if (!d->in_use)
+		if (!digest_snapshot(i, NULL, now, d))
 			continue;
 		memset(nulls, 0, sizeof(nulls));
 		visible = see_all || d->key.userid == userid;
-
-		for (b = 0; b < WG_HIST_BUCKETS; b++)
-			counts[b] = pg_atomic_read_u64(&d->buckets[b]);
-		calls = pg_atomic_read_u64(&d->calls);
-		min_ns = pg_atomic_read_u64(&d->min_ns);
-		max_ns = pg_atomic_read_u64(&d->max_ns);
 
 		values[c++] = ObjectIdGetDatum(d->key.userid);
 		values[c++] = ObjectIdGetDatum(d->key.dbid);
@@ -1109,15 +1157,15 @@ wg_statement_latency(PG_FUNCTION_ARGS)
 			values[c++] = CStringGetTextDatum(d->query);
 		else
 			values[c++] = CStringGetTextDatum("<insufficient privilege>");
-		values[c++] = Int64GetDatum((int64) calls);
-		values[c++] = Int64GetDatum((int64) pg_atomic_read_u64(&d->errors));
-		values[c++] = Int64GetDatum((int64) pg_atomic_read_u64(&d->cancels));
-		values[c++] = Float8GetDatum(ns_to_ms((double) pg_atomic_read_u64(&d->total_ns)));
-		if (calls > 0)
+		values[c++] = Int64GetDatum((int64) d->calls);
+		values[c++] = Int64GetDatum((int64) d->errors);
+		values[c++] = Int64GetDatum((int64) d->cancels);
+		values[c++] = Float8GetDatum(ns_to_ms((double) d->total_ns));
+		if (d->calls > 0)
 		{
-			values[c++] = Float8GetDatum(ns_to_ms((double) pg_atomic_read_u64(&d->total_ns) / calls));
-			values[c++] = Float8GetDatum(ns_to_ms((double) min_ns));
-			values[c++] = Float8GetDatum(ns_to_ms((double) max_ns));
+			values[c++] = Float8GetDatum(ns_to_ms((double) d->total_ns / d->calls));
+			values[c++] = Float8GetDatum(ns_to_ms((double) d->min_ns));
+			values[c++] = Float8GetDatum(ns_to_ms((double) d->max_ns));
 		}
 		else
 		{
@@ -1125,36 +1173,35 @@ wg_statement_latency(PG_FUNCTION_ARGS)
 			nulls[c++] = true;
 			nulls[c++] = true;
 		}
-		values[c] = percentile_datum(counts, 0.50, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->buckets, 0.50, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c] = percentile_datum(counts, 0.90, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->buckets, 0.90, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c] = percentile_datum(counts, 0.95, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->buckets, 0.95, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c] = percentile_datum(counts, 0.99, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->buckets, 0.99, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c] = percentile_datum(counts, 0.999, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->buckets, 0.999, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c++] = Int64GetDatum((int64) pg_atomic_read_u64(&d->out_of_range));
+		values[c++] = Int64GetDatum((int64) d->out_of_range);
 
-		rcalls = digest_recent(d, now, recent, &rerrors, &rseconds);
-		values[c++] = Int64GetDatum((int64) rcalls);
-		values[c++] = Int64GetDatum((int64) rerrors);
-		values[c] = percentile_datum(recent, 0.50, min_ns, max_ns, &nulls[c]);
+		values[c++] = Int64GetDatum((int64) d->recent_calls);
+		values[c++] = Int64GetDatum((int64) d->recent_errors);
+		values[c] = percentile_datum(d->recent, 0.50, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c] = percentile_datum(recent, 0.95, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->recent, 0.95, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c] = percentile_datum(recent, 0.99, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->recent, 0.99, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c] = percentile_datum(recent, 0.999, min_ns, max_ns, &nulls[c]);
+		values[c] = percentile_datum(d->recent, 0.999, d->min_ns, d->max_ns, &nulls[c]);
 		c++;
-		values[c++] = Float8GetDatum(rseconds);
+		values[c++] = Float8GetDatum(d->recent_seconds);
 		values[c++] = TimestampTzGetDatum(d->stats_since);
 		Assert(c == STATEMENT_LATENCY_COLS);
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(wg->lock);
+	pfree(d);
 
 	return (Datum) 0;
 }
@@ -1166,6 +1213,7 @@ wg_statement_latency(PG_FUNCTION_ARGS)
 static bool
 merge_queryid(uint64 queryid, uint64 *counts, uint64 *min_ns, uint64 *max_ns)
 {
+	WgDigestSnap *d = palloc(sizeof(WgDigestSnap));
 	bool		found = false;
 	int			i,
 				b;
@@ -1174,20 +1222,17 @@ merge_queryid(uint64 queryid, uint64 *counts, uint64 *min_ns, uint64 *max_ns)
 	*min_ns = PG_UINT64_MAX;
 	*max_ns = 0;
 
-	LWLockAcquire(wg->lock, LW_SHARED);
 	for (i = 0; i < wg->max_digests; i++)
 	{
-		WgDigest   *d = &wg->digests[i];
-
-		if (!d->in_use || d->key.queryid != queryid)
+		if (!digest_snapshot(i, &queryid, 0, d))
 			continue;
 		found = true;
 		for (b = 0; b < WG_HIST_BUCKETS; b++)
-			counts[b] += pg_atomic_read_u64(&d->buckets[b]);
-		*min_ns = Min(*min_ns, pg_atomic_read_u64(&d->min_ns));
-		*max_ns = Max(*max_ns, pg_atomic_read_u64(&d->max_ns));
+			counts[b] += d->buckets[b];
+		*min_ns = Min(*min_ns, d->min_ns);
+		*max_ns = Max(*max_ns, d->max_ns);
 	}
-	LWLockRelease(wg->lock);
+	pfree(d);
 	return found;
 }
 
@@ -1260,26 +1305,24 @@ wg_latency_buckets(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Oid			userid = GetUserId();
 	bool		see_all = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
+	WgDigestSnap *d;
 	int			i,
 				b;
 
 	check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
+	d = palloc(sizeof(WgDigestSnap));
 
-	LWLockAcquire(wg->lock, LW_SHARED);
 	for (i = 0; i < wg->max_digests; i++)
 	{
-		WgDigest   *d = &wg->digests[i];
-
-		if (!d->in_use)
+		if (!digest_snapshot(i, NULL, 0, d))
 			continue;
 		for (b = 0; b < WG_HIST_BUCKETS; b++)
 		{
 			Datum		values[7];
 			bool		nulls[7] = {false, false, false, false, false, false, false};
-			uint64		n = pg_atomic_read_u64(&d->buckets[b]);
 
-			if (n == 0)
+			if (d->buckets[b] == 0)
 				continue;
 			values[0] = ObjectIdGetDatum(d->key.userid);
 			values[1] = ObjectIdGetDatum(d->key.dbid);
@@ -1290,11 +1333,11 @@ wg_latency_buckets(PG_FUNCTION_ARGS)
 			values[3] = BoolGetDatum(d->key.toplevel);
 			values[4] = Int32GetDatum(b);
 			values[5] = Float8GetDatum(ns_to_ms(wg_hist_lower_ns(b)));
-			values[6] = Int64GetDatum((int64) n);
+			values[6] = Int64GetDatum((int64) d->buckets[b]);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
-	LWLockRelease(wg->lock);
+	pfree(d);
 	return (Datum) 0;
 }
 
