@@ -51,6 +51,25 @@ SELECT v, id FROM t WHERE id = :id;
 } });
 is(calls_like('SELECT v, id FROM t WHERE id = $1'), '80', 'prepared statements: 80 calls');
 
+# --- concurrency: 4 clients recording the same digests while reading the
+# views; atomics lose nothing
+$node->safe_psql('postgres', 'CREATE TABLE hits (id int PRIMARY KEY, n int); INSERT INTO hits SELECT g, 0 FROM generate_series(1, 10) g; SELECT workload_guard.reset_latency()');
+$node->pgbench(
+	'--no-vacuum -c 4 -j 2 -t 300',
+	0, [qr{processed: 1200/1200}], [qr{^$}],
+	'pgbench: 4 concurrent clients',
+	{ 'concurrent' => q{\set id random(1, 10)
+SELECT v FROM t WHERE id = :id * 3;
+UPDATE hits SET n = n + 1 WHERE id = :id;
+SELECT count(*) FROM workload_guard.statement_latency WHERE p99_ms >= 0;
+} });
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(calls::text, ',' ORDER BY query) FROM workload_guard.statement_latency
+		WHERE query IN ('SELECT v FROM t WHERE id = $1 * $2', 'UPDATE hits SET n = n + $1 WHERE id = $2',
+		                'SELECT count(*) FROM workload_guard.statement_latency WHERE p99_ms >= $1')}),
+	'1200,1200,1200', 'concurrent recording: every execution counted once');
+is($node->safe_psql('postgres', 'SELECT sum(n) FROM hits'), '1200', 'the workload really ran');
+
 # --- cancel with pg_cancel_backend is recorded as a cancel
 my $bg = $node->background_psql('postgres', on_error_stop => 0);
 my $pid = $bg->query_safe('SELECT pg_backend_pid()');
