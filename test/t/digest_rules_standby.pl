@@ -119,6 +119,13 @@ ok($cascade->poll_query_until('postgres',
 is($cascade->safe_psql('postgres', 'SELECT v FROM t WHERE id = 5'), 'v5',
 	'cascade: runs again once the slot is free');
 
+# latency is recorded on the standbys too (that is where the reads are)
+$standby->safe_psql('postgres', 'SELECT v FROM t WHERE id = 6 AND v IS NOT NULL') for 1 .. 3;
+is( $standby->safe_psql('postgres', q{
+		SELECT calls FROM workload_guard.statement_latency
+		WHERE query = 'SELECT v FROM t WHERE id = $1 AND v IS NOT NULL'}),
+	'3', 'standby: statement latency recorded on the standby itself');
+
 $sessions{standby}->quit;
 eval { $holder->quit };
 
