@@ -191,6 +191,19 @@ static struct
 	LocationLen locs[WG_MAX_NORM_CONSTS];
 }			pending_norm[WG_MAX_PLAN_LEVELS];
 
+/*
+ * The queryid of the utility statement last parsed at each nesting level.
+ * pg_stat_statements zeroes PlannedStmt.queryId of utility statements
+ * before passing them down the ProcessUtility chain; when it is loaded
+ * after us (its hook runs first), this is where we find the id again.
+ */
+static struct
+{
+	uint64		queryid;
+	int			stmt_location;
+	int			stmt_len;
+}			pending_utility[WG_MAX_PLAN_LEVELS];
+
 static void wg_latency_shmem_shutdown(int code, Datum arg);
 
 /*
@@ -786,6 +799,13 @@ clock_ns(void)
 void
 wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
 {
+	if (query->utilityStmt != NULL && level < WG_MAX_PLAN_LEVELS)
+	{
+		pending_utility[level].queryid = query->queryId;
+		pending_utility[level].stmt_location = query->stmt_location;
+		pending_utility[level].stmt_len = query->stmt_len;
+		return;
+	}
 	if (jstate == NULL || jstate->clocations_count == 0 ||
 		query->queryId == UINT64CONST(0) || level >= WG_MAX_PLAN_LEVELS ||
 		!wg_latency_enabled(level))
@@ -934,13 +954,31 @@ wg_latency_executor_end(QueryDesc *queryDesc)
  * hooks time the prepared statement itself under its own queryid, as
  * pg_stat_statements does.
  */
+uint64
+wg_latency_utility_queryid(PlannedStmt *pstmt, int level)
+{
+	if (pstmt->queryId != UINT64CONST(0))
+		return pstmt->queryId;
+	if (level < WG_MAX_PLAN_LEVELS &&
+		pending_utility[level].stmt_location == pstmt->stmt_location &&
+		pending_utility[level].stmt_len == pstmt->stmt_len)
+	{
+		uint64		queryid = pending_utility[level].queryid;
+
+		/* good for the execution that follows its parse only */
+		pending_utility[level].queryid = UINT64CONST(0);
+		return queryid;
+	}
+	return UINT64CONST(0);
+}
+
 bool
-wg_latency_utility_tracked(PlannedStmt *pstmt, int level)
+wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
 	return wg && wg_track_utility && wg_latency_enabled(level) &&
-		pstmt->queryId != UINT64CONST(0) && !IsParallelWorker() &&
+		queryid != UINT64CONST(0) && !IsParallelWorker() &&
 		!IsA(parsetree, ExecuteStmt) &&
 		!IsA(parsetree, PrepareStmt) &&
 		!IsA(parsetree, DeallocateStmt);

@@ -48,7 +48,8 @@ extern void wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool fa
 extern void wg_latency_executor_end(QueryDesc *queryDesc);
 
 /* utility statements, timed as a whole around ProcessUtility */
-extern bool wg_latency_utility_tracked(PlannedStmt *pstmt, int level);
+extern uint64 wg_latency_utility_queryid(PlannedStmt *pstmt, int level);
+extern bool wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level);
 extern void wg_latency_utility_done(uint64 queryid, int level,
 									const char *queryString,
 									int stmt_location, int stmt_len,

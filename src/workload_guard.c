@@ -326,11 +326,11 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	/* pstmt may be freed by the statement (ROLLBACK): copy what we need */
-	uint64		queryid = pstmt->queryId;
+	uint64		queryid = wg_latency_utility_queryid(pstmt, wg_nesting_level);
 	int			stmt_location = pstmt->stmt_location;
 	int			stmt_len = pstmt->stmt_len;
 	int			level = wg_nesting_level;
-	volatile bool timed = wg_latency_utility_tracked(pstmt, level);
+	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level);
 	instr_time	start;
 	List	   *hidden_saved = wg_index_hide_utility_before(pstmt);
 	WgDdlState *ddl;

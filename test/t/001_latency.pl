@@ -149,6 +149,26 @@ $node->safe_psql('postgres', 'SELECT v FROM t WHERE id = 7 AND v IS NOT NULL');
 is(calls_like('SELECT v FROM t WHERE id = $1 AND v IS NOT NULL'), '1', 'recording works after crash recovery');
 $node->stop;
 
+# --- loaded together with pg_stat_statements, in the order where its hooks
+# run first (it zeroes the queryid of utility statements on their way down)
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'workload_guard,pg_stat_statements'");
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_stat_statements;
+SELECT workload_guard.reset_latency();
+CREATE TABLE after_pgss (a int);
+VACUUM after_pgss;
+SELECT v FROM t WHERE id = 9;
+});
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(l.query, ' | ' ORDER BY l.query) FROM workload_guard.statement_latency l
+		JOIN pg_stat_statements s USING (queryid, userid, dbid, toplevel)
+		WHERE l.query ~ 'after_pgss|WHERE id'}),
+	'CREATE TABLE after_pgss (a int) | SELECT v FROM t WHERE id = $1 | VACUUM after_pgss',
+	'with pg_stat_statements loaded after it: utility statements still timed, same queryids');
+$node->stop;
+
 # --- not preloaded: a clear error with a hint
 my $plain = PostgreSQL::Test::Cluster->new('plain');
 $plain->init;
