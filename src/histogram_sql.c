@@ -32,8 +32,13 @@ ms_to_ns(double ms)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("duration %g ms is not a valid latency", ms),
 				 errdetail("Latencies are non-negative numbers of milliseconds.")));
-	if (ms >= 1e14)				/* ~3 years: beyond any bucket anyway */
-		ms = 1e14;
+	/*
+	 * ~31 years: beyond any bucket anyway, and the nanoseconds still fit in
+	 * a uint64 (converting a larger double is undefined: 1e14 ms came back
+	 * as 4.3e6 ms on x86-64).
+	 */
+	if (ms >= 1e12)
+		ms = 1e12;
 	return (uint64) (ms * 1000000.0);
 }
 
