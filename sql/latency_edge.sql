@@ -6,6 +6,18 @@ CREATE EXTENSION workload_guard;
 SET workload_guard.track = 'top';
 SELECT workload_guard.reset_latency() >= 0 AS reset;
 
+-- The sample text is normalized at the first execution, by scanning the
+-- text again: under the lexer settings of the parse, not those the
+-- statement itself changed meanwhile (the statement must not fail).
+SELECT U&'\0041' AS uesc, set_config('standard_conforming_strings', 'off', false) AS scs;
+RESET standard_conforming_strings;
+-- A scanner error there (backslash_quote = safe_encoding and a client-only
+-- encoding now) keeps the text as sent; the statement does not fail.
+SELECT E'\'' AS bq, 1 AS one, set_config('client_encoding', 'SJIS', false) AS enc;
+RESET client_encoding;
+SELECT calls, errors, query FROM workload_guard.statement_latency
+WHERE query LIKE '%AS uesc%' OR query LIKE '%AS bq%' ORDER BY query;
+
 -- Bound overflow of the SQL bucket math: huge values clamp, not wrap
 SELECT workload_guard.histogram_estimate('{1e14, 1}', 1.0) AS clamped_max,
        workload_guard.histogram_estimate('{Infinity}', 0.5) AS clamped_inf,

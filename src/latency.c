@@ -53,6 +53,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "parser/parser.h"
 #include "port/atomics.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
@@ -188,6 +189,7 @@ static struct
 	int			stmt_len;
 	int			first_param;
 	int			nlocs;
+	WgLexSettings lex;			/* the lexer settings the parse ran under */
 	LocationLen locs[WG_MAX_NORM_CONSTS];
 }			pending_norm[WG_MAX_PLAN_LEVELS];
 
@@ -395,11 +397,34 @@ digest_text(char *buf, uint64 queryid, int level, bool failed,
 		pending_norm[level].stmt_location == location &&
 		pending_norm[level].stmt_len == orig_len)
 	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+		volatile int result = -1;
+
 		pending_norm[level].queryid = 0;
-		return wg_normalize_query(text, loc, len, pending_norm[level].locs,
-								  pending_norm[level].nlocs,
-								  pending_norm[level].first_param,
-								  buf, WG_QUERY_TEXT_LEN);
+
+		/*
+		 * The scanner can raise an error (a setting it depends on changed
+		 * since the parse, memory): keep the text as sent then, never fail
+		 * the statement.  It holds no resource but memory, so no
+		 * subtransaction is needed to recover.
+		 */
+		PG_TRY();
+		{
+			result = wg_normalize_query(text, loc, len,
+										pending_norm[level].locs,
+										pending_norm[level].nlocs,
+										pending_norm[level].first_param,
+										&pending_norm[level].lex,
+										buf, WG_QUERY_TEXT_LEN);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(oldcxt);
+			FlushErrorState();
+		}
+		PG_END_TRY();
+		if (result >= 0)
+			return result;
 	}
 
 	if (len >= WG_QUERY_TEXT_LEN)
@@ -820,6 +845,8 @@ wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
 	pending_norm[level].stmt_len = query->stmt_len;
 	pending_norm[level].first_param = jstate->highest_extern_param_id;
 	pending_norm[level].nlocs = jstate->clocations_count;
+	pending_norm[level].lex.standard_conforming_strings = standard_conforming_strings;
+	pending_norm[level].lex.backslash_quote = backslash_quote;
 	memcpy(pending_norm[level].locs, jstate->clocations,
 		   sizeof(LocationLen) * jstate->clocations_count);
 }

@@ -40,7 +40,7 @@ comp_location(const void *a, const void *b)
  */
 static void
 fill_in_constant_lengths(LocationLen *locs, int nlocs, const char *query,
-						 int query_loc)
+						 int query_loc, const WgLexSettings *lex)
 {
 	core_yyscan_t yyscanner;
 	core_yy_extra_type yyextra;
@@ -54,6 +54,9 @@ fill_in_constant_lengths(LocationLen *locs, int nlocs, const char *query,
 
 	yyscanner = scanner_init(query, &yyextra, &ScanKeywords, ScanKeywordTokens);
 	yyextra.escape_string_warning = false;
+	/* tokenize as the parse did, whatever the settings are now */
+	yyextra.standard_conforming_strings = lex->standard_conforming_strings;
+	yyextra.backslash_quote = lex->backslash_quote;
 
 	for (i = 0; i < nlocs; i++)
 	{
@@ -94,12 +97,12 @@ fill_in_constant_lengths(LocationLen *locs, int nlocs, const char *query,
  * bytes, terminated), cut at a character boundary if it does not fit, and
  * returns its length.  Parameter symbols are numbered from first_param + 1
  * so that they do not collide with the statement's own $n.  locs is sorted
- * and its lengths filled in place.
+ * and its lengths filled in place.  lex: the lexer settings of the parse.
  */
 int
 wg_normalize_query(const char *query, int query_loc, int query_len,
 				   LocationLen *locs, int nlocs, int first_param,
-				   char *buf, int bufsize)
+				   const WgLexSettings *lex, char *buf, int bufsize)
 {
 	StringInfoData out;
 	int			quer_loc = 0;
@@ -108,7 +111,7 @@ wg_normalize_query(const char *query, int query_loc, int query_len,
 	int			len;
 	char	   *text = pnstrdup(query, query_len);
 
-	fill_in_constant_lengths(locs, nlocs, text, query_loc);
+	fill_in_constant_lengths(locs, nlocs, text, query_loc, lex);
 
 	initStringInfo(&out);
 	for (i = 0; i < nlocs; i++)
