@@ -18,6 +18,19 @@ RESET client_encoding;
 SELECT calls, errors, query FROM workload_guard.statement_latency
 WHERE query LIKE '%AS uesc%' OR query LIKE '%AS bq%' ORDER BY query;
 
+-- An error while planning (constant folding) ends the statement: recorded
+SELECT 1 / 0 AS plan_fail;
+SELECT 2 / 0 AS plan_fail;
+-- statement_timeout while planning (an immutable function folded forever)
+CREATE FUNCTION edge_spin() RETURNS int IMMUTABLE LANGUAGE plpgsql
+  AS 'BEGIN LOOP END LOOP; END';
+SET statement_timeout = '50ms';
+SELECT edge_spin() AS plan_cancel;
+RESET statement_timeout;
+SELECT calls, errors, cancels, toplevel, query FROM workload_guard.statement_latency
+WHERE query LIKE '%AS plan_fail%' OR query LIKE '%AS plan_cancel%' ORDER BY query;
+DROP FUNCTION edge_spin();
+
 -- Bound overflow of the SQL bucket math: huge values clamp, not wrap
 SELECT workload_guard.histogram_estimate('{1e14, 1}', 1.0) AS clamped_max,
        workload_guard.histogram_estimate('{Infinity}', 0.5) AS clamped_inf,

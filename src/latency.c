@@ -861,6 +861,21 @@ wg_latency_planned(uint64 queryid, int level, instr_time *duration)
 	}
 }
 
+/*
+ * Planning ended in an error (statement_timeout in a long planning, an
+ * error folding constants): no execution follows, so the planning time is
+ * recorded now as a failed execution.  Called in PG_CATCH.
+ */
+void
+wg_latency_plan_failed(uint64 queryid, int level, const char *queryString,
+					   int stmt_location, int stmt_len, instr_time *start)
+{
+	uint64		now = clock_ns();
+
+	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
+				   now, geterrcode(), queryString, stmt_location, stmt_len);
+}
+
 static inline WgExecSlot *
 exec_slot_find(QueryDesc *qd)
 {

@@ -40,6 +40,10 @@ extern void wg_latency_post_parse_analyze(struct Query *query,
 
 /* planner: remember how long planning took for the coming execution */
 extern void wg_latency_planned(uint64 queryid, int level, instr_time *duration);
+extern void wg_latency_plan_failed(uint64 queryid, int level,
+								   const char *queryString,
+								   int stmt_location, int stmt_len,
+								   instr_time *start);
 
 /* executor: the caller (workload_guard.c) owns the hooks and nesting level */
 extern void wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level);

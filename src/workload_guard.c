@@ -171,8 +171,10 @@ wg_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 }
 
 /*
- * Planning time counts toward the execution that follows it.  The nesting
- * level is raised while planning, since planning can run nested statements
+ * Planning time counts toward the execution that follows it; a planning
+ * that fails (statement_timeout, an error folding constants) is recorded as
+ * a failed execution of its own, since none follows.  The nesting level is
+ * raised while planning, since planning can run nested statements
  * (constant folding of SQL functions).
  */
 static PlannedStmt *
@@ -198,11 +200,18 @@ wg_planner(Query *parse, const char *query_string, int cursorOptions,
 			result = standard_planner(parse, query_string, cursorOptions,
 									  boundParams);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		/* no execution follows: the failed planning is the statement's end */
 		wg_nesting_level--;
+		if (timed)
+			wg_latency_plan_failed(parse->queryId, wg_nesting_level,
+								   query_string, parse->stmt_location,
+								   parse->stmt_len, &start);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	wg_nesting_level--;
 
 	if (timed)
 	{
