@@ -31,6 +31,13 @@ SELECT calls, errors, cancels, toplevel, query FROM workload_guard.statement_lat
 WHERE query LIKE '%AS plan_fail%' OR query LIKE '%AS plan_cancel%' ORDER BY query;
 DROP FUNCTION edge_spin();
 
+-- The extension's own bookkeeping SQL after a DDL (the history row) is
+-- nested in the user's statement, never a top-level statement of its own
+CREATE TABLE edge_ddl (a int);
+DROP TABLE edge_ddl;
+SELECT count(*) AS bookkeeping_as_toplevel FROM workload_guard.statement_latency
+WHERE toplevel AND query LIKE '%ddl_history%';
+
 -- Bound overflow of the SQL bucket math: huge values clamp, not wrap
 SELECT workload_guard.histogram_estimate('{1e14, 1}', 1.0) AS clamped_max,
        workload_guard.histogram_estimate('{Infinity}', 0.5) AS clamped_inf,

@@ -380,16 +380,27 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_END_TRY();
 
-	wg_index_hide_utility_after(hidden_saved);
+	/*
+	 * The bookkeeping after the statement (REINDEX carry-over, the DDL
+	 * history row) runs SQL of its own: statements nested in the user's,
+	 * never top-level ones of their own.
+	 */
+	wg_nesting_level = level + 1;
+	PG_TRY();
+	{
+		wg_index_hide_utility_after(hidden_saved);
 
-	if (timed)
+		if (timed)
+			wg_latency_utility_done(queryid, level, queryString,
+									stmt_location, stmt_len, &start, false);
+		if (ddl)
+			wg_ddl_end(ddl);
+	}
+	PG_FINALLY();
 	{
 		wg_nesting_level = level;
-		wg_latency_utility_done(queryid, level, queryString,
-								stmt_location, stmt_len, &start, false);
 	}
-	if (ddl)
-		wg_ddl_end(ddl);
+	PG_END_TRY();
 }
 
 static void
