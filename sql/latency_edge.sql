@@ -43,5 +43,85 @@ SELECT workload_guard.histogram_estimate('{1e14, 1}', 1.0) AS clamped_max,
        workload_guard.histogram_estimate('{Infinity}', 0.5) AS clamped_inf,
        workload_guard.histogram_bucket(1e14) AS last_bucket;
 
+-- The nesting level returns to 0 after errors everywhere: a top-level
+-- probe after each one is still recorded as top-level
+CREATE TABLE edge_t (id int PRIMARY KEY, v text);
+INSERT INTO edge_t SELECT g, 'v' || g FROM generate_series(1, 20) g;
+CREATE TABLE edge_trg (a int);
+CREATE FUNCTION edge_trgf() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.a < 0 THEN RAISE EXCEPTION 'negative'; END IF; RETURN NEW; END $$;
+CREATE TRIGGER edge_after AFTER INSERT ON edge_trg
+  FOR EACH ROW EXECUTE FUNCTION edge_trgf();
+CREATE CONSTRAINT TRIGGER edge_deferred AFTER INSERT ON edge_trg
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION edge_trgf();
+SET workload_guard.track = 'all';
+-- ExecutorFinish: AFTER trigger
+INSERT INTO edge_trg VALUES (-1);
+SELECT 'probe' AS nesting_probe;
+-- deferred trigger at COMMIT
+BEGIN;
+ALTER TABLE edge_trg DISABLE TRIGGER edge_after;
+INSERT INTO edge_trg VALUES (-2);
+COMMIT;
+ALTER TABLE edge_trg ENABLE TRIGGER edge_after;
+SELECT 'probe' AS nesting_probe;
+-- cursors: left open at commit, WITH HOLD across it, open at abort
+BEGIN;
+DECLARE c1 CURSOR FOR SELECT * FROM edge_t;
+FETCH 2 FROM c1;
+DECLARE h1 CURSOR WITH HOLD FOR SELECT * FROM edge_t WHERE id < 5;
+FETCH 1 FROM h1;
+COMMIT;
+FETCH 1 FROM h1;
+CLOSE h1;
+BEGIN;
+DECLARE c2 CURSOR FOR SELECT 1 / (id - 3) FROM edge_t;
+FETCH 2 FROM c2;
+FETCH 2 FROM c2;
+ROLLBACK;
+SELECT 'probe' AS nesting_probe;
+-- a procedure committing and rolling back inside a loop over a query
+CREATE PROCEDURE edge_proc() LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT id FROM edge_t WHERE id < 5 LOOP
+    INSERT INTO edge_trg VALUES (r.id);
+    IF r.id % 2 = 0 THEN COMMIT; ELSE ROLLBACK; END IF;
+  END LOOP;
+END $$;
+CALL edge_proc();
+SELECT 'probe' AS nesting_probe;
+-- PL/pgSQL EXCEPTION blocks catching errors from planning, execution,
+-- and an AFTER trigger, more than 64 executions deep
+CREATE FUNCTION edge_rec(n int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  IF n = 0 THEN
+    INSERT INTO edge_trg VALUES (-3);
+  END IF;
+  IF n = 1 THEN
+    RETURN (SELECT 1 / (id - id) FROM edge_t WHERE id = 1);
+  END IF;
+  IF n = 2 THEN
+    RETURN 1 / 0;
+  END IF;
+  RETURN edge_rec(n - 1);
+EXCEPTION WHEN division_by_zero OR raise_exception THEN
+  RETURN -n;
+END $$;
+SELECT edge_rec(0), edge_rec(1), edge_rec(2), edge_rec(80);
+SELECT 'probe' AS nesting_probe;
+-- errors inside utility statements that run a query
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT 1 / (id - id) FROM edge_t;
+CREATE TABLE edge_ctas AS SELECT 1 / (id - id) AS x FROM edge_t;
+COPY (SELECT 1 / (id - id) FROM edge_t) TO STDOUT;
+SELECT 'probe' AS nesting_probe;
+SET workload_guard.track = 'top';
+SELECT calls, toplevel FROM workload_guard.statement_latency
+WHERE query LIKE '%AS nesting_probe';
+
+DROP PROCEDURE edge_proc();
+DROP FUNCTION edge_rec(int);
+DROP TABLE edge_t, edge_trg;
+DROP FUNCTION edge_trgf();
 
 DROP EXTENSION workload_guard CASCADE;
