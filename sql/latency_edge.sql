@@ -42,6 +42,9 @@ WHERE toplevel AND query LIKE '%ddl_history%';
 SELECT workload_guard.histogram_estimate('{1e14, 1}', 1.0) AS clamped_max,
        workload_guard.histogram_estimate('{Infinity}', 0.5) AS clamped_inf,
        workload_guard.histogram_bucket(1e14) AS last_bucket;
+-- bucket counts whose sum does not fit: an error, not a wrapped total
+SELECT workload_guard.histogram_percentile('{0,1,2}',
+  ARRAY[9223372036854775807, 9223372036854775807, 9223372036854775807]::bigint[], 0.5);
 
 -- The nesting level returns to 0 after errors everywhere: a top-level
 -- probe after each one is still recorded as top-level

@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -153,6 +154,7 @@ wg_histogram_percentile(PG_FUNCTION_ARGS)
 	uint64	   *counts = palloc0(sizeof(uint64) * WG_HIST_BUCKETS);
 	int32	   *b;
 	int64	   *c;
+	uint64		total = 0;
 	int			nb,
 				nc,
 				i;
@@ -182,6 +184,11 @@ wg_histogram_percentile(PG_FUNCTION_ARGS)
 					 errmsg("bucket count %lld is negative", (long long) c[i]),
 					 errhint("Subtract the older snapshot from the newer one.")));
 		counts[b[i]] += (uint64) c[i];
+		/* the percentile needs the total: it must not wrap around */
+		if (pg_add_u64_overflow(total, (uint64) c[i], &total))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("sum of bucket counts is out of range")));
 	}
 	v = wg_hist_percentile_u64(counts, fraction, 0, PG_UINT64_MAX);
 	if (v < 0)
