@@ -699,10 +699,23 @@ atomic_max_u64(pg_atomic_uint64 *v, uint64 x)
 			break;
 }
 
+/*
+ * Epochs are numbered from 2, so that neither "epoch - 1" nor a freshly
+ * zeroed slot (epoch 0) can be mistaken for a real period, even in the first
+ * window after the machine booted (the monotonic clock starts near 0).
+ */
+#define WG_EPOCH_BASE	2
+
+static inline uint64
+recent_window_ns(void)
+{
+	return (uint64) wg_recent_window * UINT64CONST(1000000000);
+}
+
 static inline uint64
 recent_epoch_of(uint64 now_ns)
 {
-	return now_ns / ((uint64) wg_recent_window * UINT64CONST(1000000000));
+	return now_ns / recent_window_ns() + WG_EPOCH_BASE;
 }
 
 /*
@@ -999,19 +1012,22 @@ wg_latency_executor_end(QueryDesc *queryDesc)
 uint64
 wg_latency_utility_queryid(PlannedStmt *pstmt, int level)
 {
-	if (pstmt->queryId != UINT64CONST(0))
-		return pstmt->queryId;
-	if (level < WG_MAX_PLAN_LEVELS &&
+	uint64		queryid = pstmt->queryId;
+
+	if (level >= WG_MAX_PLAN_LEVELS)
+		return queryid;
+
+	/*
+	 * The remembered id is good for the execution that follows its parse
+	 * only: consumed either way, so that a later statement at the same
+	 * place (a cached plan, a CREATE SCHEMA subcommand) never inherits it.
+	 */
+	if (queryid == UINT64CONST(0) &&
 		pending_utility[level].stmt_location == pstmt->stmt_location &&
 		pending_utility[level].stmt_len == pstmt->stmt_len)
-	{
-		uint64		queryid = pending_utility[level].queryid;
-
-		/* good for the execution that follows its parse only */
-		pending_utility[level].queryid = UINT64CONST(0);
-		return queryid;
-	}
-	return UINT64CONST(0);
+		queryid = pending_utility[level].queryid;
+	pending_utility[level].queryid = UINT64CONST(0);
+	return queryid;
 }
 
 bool
@@ -1047,6 +1063,8 @@ wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 		while (n_exec_slots > 0 &&
 			   exec_slots[n_exec_slots - 1].subxid >= aborted_subxid)
 			n_exec_slots--;
+		/* nor will a planned statement whose start failed */
+		memset(pending_plan, 0, sizeof(pending_plan));
 	}
 	else
 	{
@@ -1099,8 +1117,8 @@ static uint64
 digest_recent(WgDigest *d, uint64 now_ns, uint64 *out, uint64 *errors,
 			  double *seconds)
 {
-	uint64		window_ns = (uint64) wg_recent_window * UINT64CONST(1000000000);
-	uint64		epoch = now_ns / window_ns;
+	uint64		window_ns = recent_window_ns();
+	uint64		epoch = recent_epoch_of(now_ns);
 	uint64		calls = 0;
 	uint64		oldest = epoch;
 	int			s,
@@ -1127,7 +1145,7 @@ digest_recent(WgDigest *d, uint64 now_ns, uint64 *out, uint64 *errors,
 		if (ep < oldest)
 			oldest = ep;
 	}
-	*seconds = (double) (now_ns - oldest * window_ns) / 1e9;
+	*seconds = (double) (now_ns - (oldest - WG_EPOCH_BASE) * window_ns) / 1e9;
 	return calls;
 }
 
@@ -1287,12 +1305,16 @@ wg_statement_latency(PG_FUNCTION_ARGS)
 }
 
 /*
- * Merge the cumulative buckets of every digest with this queryid into
- * counts[]; returns false when there is none.
+ * Merge the cumulative buckets of every digest with this queryid that the
+ * caller may see (its own, or all with pg_read_all_stats: the rule of the
+ * statement_latency view for queryids) into counts[]; returns false when
+ * there is none.
  */
 static bool
 merge_queryid(uint64 queryid, uint64 *counts, uint64 *min_ns, uint64 *max_ns)
 {
+	Oid			userid = GetUserId();
+	bool		see_all = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
 	WgDigestSnap *d = palloc(sizeof(WgDigestSnap));
 	bool		found = false;
 	int			i,
@@ -1304,7 +1326,8 @@ merge_queryid(uint64 queryid, uint64 *counts, uint64 *min_ns, uint64 *max_ns)
 
 	for (i = 0; i < wg->max_digests; i++)
 	{
-		if (!digest_snapshot(i, &queryid, 0, d))
+		if (!digest_snapshot(i, &queryid, 0, d) ||
+			(!see_all && d->key.userid != userid))
 			continue;
 		found = true;
 		for (b = 0; b < WG_HIST_BUCKETS; b++)

@@ -108,6 +108,16 @@ my $seen_by_bob = $node->safe_psql('postgres', q{
 	FROM workload_guard.statement_latency},
 	extra_params => [ '-U', 'bob' ]);
 is($seen_by_bob, '1/0', 'pg_read_all_stats sees every text');
+$node->safe_psql('postgres', 'SELECT v FROM t WHERE id = 43 AND id > 0');
+my $hidden_qid = $node->safe_psql('postgres',
+	"SELECT queryid FROM workload_guard.statement_latency WHERE query = 'SELECT v FROM t WHERE id = \$1 AND id > \$2'");
+is( $node->safe_psql('postgres',
+		"SELECT workload_guard.latency_percentile($hidden_qid, 0.5) IS NULL, "
+		  . "(SELECT count(*) FROM workload_guard.latency_histogram($hidden_qid))",
+		extra_params => [ '-U', 'alice' ]),
+	't|0', 'a plain role cannot read the histogram of a digest hidden from it');
+isnt($node->safe_psql('postgres', "SELECT workload_guard.latency_percentile($hidden_qid, 0.5)"),
+	'', 'its owner can');
 my ($ret, $out, $err) = $node->psql('postgres', 'SELECT workload_guard.reset_latency()',
 	extra_params => [ '-U', 'alice' ]);
 like($err, qr/permission denied for function reset_latency/, 'reset is not for plain roles');
