@@ -110,6 +110,23 @@ SELECT workload_guard.reset_ddl_rejections();
 RESET ROLE;
 DROP ROLE wg_reader;
 
+-- the history row is written as the table's owner: the DDL author's
+-- search_path must not reach its function calls
+CREATE ROLE wg_author;
+CREATE SCHEMA wg_author AUTHORIZATION wg_author;
+SET ROLE wg_author;
+SET search_path = wg_author, pg_catalog;
+CREATE FUNCTION wg_author.pg_backend_pid() RETURNS int LANGUAGE sql
+  AS $$ ALTER ROLE wg_author SUPERUSER; SELECT 42 $$;
+CREATE TABLE wg_author.t (a int);
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'wg_author';
+SELECT backend_pid = pg_backend_pid() AS real_pid FROM workload_guard.ddl_history
+WHERE statement = 'CREATE TABLE wg_author.t (a int)';
+DROP SCHEMA wg_author CASCADE;
+DROP ROLE wg_author;
+
 -- retention
 SELECT workload_guard.trim_ddl_history('-1 day');
 SELECT workload_guard.trim_ddl_history('1 day');
