@@ -213,6 +213,31 @@ SELECT enable_index('ih_val_idx');
 RESET ROLE;
 SELECT count(*) FROM disabled_indexes;
 
+-- REINDEX CONCURRENTLY by a table owner reads the rules as their owner:
+-- an operator of the reindexer's search_path must not run there
+SELECT disable_index('ih_val_idx');
+CREATE ROLE regress_ih_owner;
+CREATE SCHEMA regress_ih_owner AUTHORIZATION regress_ih_owner;
+SET ROLE regress_ih_owner;
+SET search_path = regress_ih_owner, pg_catalog;
+CREATE TABLE regress_ih_owner.t (a int);
+CREATE INDEX t_a ON regress_ih_owner.t (a);
+CREATE FUNCTION regress_ih_owner.oideq(oid, oid) RETURNS boolean
+  LANGUAGE plpgsql AS $$
+BEGIN
+  ALTER ROLE regress_ih_owner SUPERUSER;
+  RETURN $1 OPERATOR(pg_catalog.=) $2;
+END $$;
+CREATE OPERATOR regress_ih_owner.= (LEFTARG = oid, RIGHTARG = oid,
+                                    FUNCTION = regress_ih_owner.oideq);
+REINDEX INDEX CONCURRENTLY regress_ih_owner.t_a;
+RESET ROLE;
+SET search_path = public, workload_guard;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_ih_owner';
+SELECT enable_index('ih_val_idx');
+DROP SCHEMA regress_ih_owner CASCADE;
+DROP ROLE regress_ih_owner;
+
 DROP FUNCTION ih_count(int);
 DROP TABLE ih, ih_ref, ih_child, ih_parent, ihp, ihp22, ih_temp;
 DROP EXTENSION workload_guard CASCADE;

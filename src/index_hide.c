@@ -376,10 +376,15 @@ config_relid_or_error(void)
 /*
  * The rules table is readable and writable by its owner only; the right to
  * change rules is the EXECUTE privilege on the management functions.  They
- * run their SQL as the table's owner, after recording who called them.
+ * run their SQL as the table's owner, after recording who called them, with
+ * search_path pinned as a SECURITY DEFINER function's SET clause does: the
+ * statements name operators (=, <>) without a schema, and REINDEX
+ * CONCURRENTLY runs them under the search_path of whoever owns the table
+ * being reindexed.  An error pops the GUC level with the (sub)transaction.
  */
 static void
-become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec)
+become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec,
+				   int *save_nestlevel)
 {
 	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(cfg));
 	Oid			owner;
@@ -391,6 +396,17 @@ become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec)
 
 	GetUserIdAndSecContext(save_userid, save_sec);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	*save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+static void
+leave_rules_owner(Oid save_userid, int save_sec, int save_nestlevel)
+{
+	AtEOXact_GUC(true, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
 /*
@@ -521,6 +537,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 	char	   *who;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	int			rc;
 	bool		inserted;
 	Oid			argtypes[6] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
@@ -563,7 +580,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 
 	if (!force)
 		check_constraints(indexoid, tree);
@@ -587,7 +604,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 	inserted = (SPI_processed == 1);
 
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	SPI_finish();
 
 	if (inserted)
@@ -612,6 +629,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 				cfg;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	int			rc;
 	bool		deleted;
 	char	   *parent = NULL;
@@ -629,7 +647,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 
 	purge_stale_rules();
 	values[0] = ObjectIdGetDatum(indexoid);
@@ -653,7 +671,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 			parent = spi_text(0, 1);
 	}
 
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	if (parent)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -725,6 +743,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 	Oid			cfg;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	MemoryContext keep = CurrentMemoryContext;	/* the portal's: survives the
 												 * statement's transactions */
 	uint64		i;
@@ -737,7 +756,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 	if (SPI_execute("SELECT r.indexrelid, r.indrelid, c.relnamespace, c.relname::text"
 					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
 					"  JOIN pg_catalog.pg_class c ON c.oid = r.indexrelid"
@@ -758,7 +777,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 		saved = lappend(saved, s);
 		MemoryContextSwitchTo(old);
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	SPI_finish();
 	return saved;
 }
@@ -768,11 +787,12 @@ move_rules(List *saved, Oid cfg)
 {
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	ListCell   *lc;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 	foreach(lc, saved)
 	{
 		WgIhSaved  *s = (WgIhSaved *) lfirst(lc);
@@ -797,7 +817,7 @@ move_rules(List *saved, Oid cfg)
 		if (SPI_processed > 0)
 			invalidate_rules(cfg, list_make1_oid(newoid));
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	SPI_finish();
 }
 
