@@ -52,6 +52,7 @@ CREATE INDEX CONCURRENTLY acct_v_idx ON acct (v);                         -- ok
 REINDEX INDEX acct_v_idx;                                                 -- refused
 REINDEX INDEX CONCURRENTLY acct_v_idx;                                    -- ok
 DROP INDEX acct_v_idx;                                                    -- refused
+DROP INDEX IF EXISTS no_such_idx, acct_v_idx;                             -- refused: every index counts
 DROP INDEX CONCURRENTLY acct_v_idx;                                       -- ok
 BEGIN;
 CREATE TABLE fresh (id int, v text);

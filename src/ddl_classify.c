@@ -311,8 +311,12 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 				out->concurrently = stmt->concurrent;
 				if (!stmt->concurrent)
 				{
-					set_rule(out, WG_RULE_INDEX,
-							 makeRangeVarFromNameList(linitial(stmt->objects)),
+					ListCell   *lc;
+
+					foreach(lc, stmt->objects)
+						out->relations = lappend(out->relations,
+												 makeRangeVarFromNameList(lfirst(lc)));
+					set_rule(out, WG_RULE_INDEX, linitial(out->relations),
 							 "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table",
 							 "Use DROP INDEX CONCURRENTLY.");
 					out->relation_is_index = true;

@@ -330,9 +330,38 @@ qualified_name(Oid relid)
 }
 
 /*
- * Parse-tree rules, with the exemptions that need the catalogs: relations
- * created in this transaction, CREATE INDEX ON ONLY a partitioned table,
- * relations that do not exist (PostgreSQL reports that itself).
+ * The exemptions that need the catalogs, for one relation the statement
+ * names: it does not exist (PostgreSQL reports that itself, or IF EXISTS
+ * skips it), it (an index's table) was created in this transaction, CREATE
+ * INDEX ON ONLY a partitioned table.  Sets st->relname when it exists.
+ */
+static bool
+relation_exempt(WgDdlState *st, RangeVar *rv)
+{
+	WgDdlClass *c = &st->cls;
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	if (!OidIsValid(relid))
+		return true;
+	st->relname = qualified_name(relid);
+	if (relation_is_new(relid))
+		return true;
+	if (c->relation_is_index)
+	{
+		Oid			tableid = IndexGetRelation(relid, true);
+
+		if (OidIsValid(tableid) && relation_is_new(tableid))
+			return true;
+	}
+	if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		return true;
+	return false;
+}
+
+/*
+ * Parse-tree rules, with the exemptions above.  DROP INDEX a, b is exempt
+ * only if every index it names is: DROP INDEX IF EXISTS missing, big_idx
+ * (or new_idx, big_idx) must not pass.
  */
 static void
 check_parse_tree_rules(WgDdlState *st)
@@ -344,27 +373,22 @@ check_parse_tree_rules(WgDdlState *st)
 	if (c->rule == WG_RULE_NEW_TABLE && creating_extension)
 		return;					/* the extension is the reviewed unit */
 
-	if (c->relation)
+	if (c->relation && c->rule != WG_RULE_NEW_TABLE)
 	{
-		Oid			relid = RangeVarGetRelid(c->relation, NoLock, true);
+		List	   *rels = c->relations ? c->relations : list_make1(c->relation);
+		ListCell   *lc;
+		bool		exempt = true;
 
-		if (c->rule != WG_RULE_NEW_TABLE)
+		foreach(lc, rels)
 		{
-			if (!OidIsValid(relid))
-				return;
-			st->relname = qualified_name(relid);
-			if (relation_is_new(relid))
-				return;
-			if (c->relation_is_index)
+			if (!relation_exempt(st, lfirst(lc)))
 			{
-				Oid			tableid = IndexGetRelation(relid, true);
-
-				if (OidIsValid(tableid) && relation_is_new(tableid))
-					return;
+				exempt = false;
+				break;
 			}
-			if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
-				return;
 		}
+		if (exempt)
+			return;
 	}
 	apply_rule(st, c->rule, st->relname, c->clause, c->hint);
 }
