@@ -83,6 +83,23 @@ RESET statement_timeout;
 RESET workload_guard.ddl_statement_timeout;
 SELECT rule, sqlstate, command_tag, message FROM workload_guard.ddl_rejections
 WHERE rule LIKE '%timeout' ORDER BY rejected_at;
+-- a failure caught inside the statement does not hide the statement's own
+CREATE FUNCTION add_dup_then_sleep() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    ALTER TABLE h ADD COLUMN id int;     -- duplicate column, caught
+  EXCEPTION WHEN duplicate_column THEN NULL;
+  END;
+  PERFORM pg_sleep(30);
+  RETURN 1;
+END $$;
+SET workload_guard.ddl_statement_timeout = '200ms';
+CREATE TABLE slow AS SELECT add_dup_then_sleep() AS x;
+RESET workload_guard.ddl_statement_timeout;
+SELECT rule, sqlstate, statement FROM workload_guard.ddl_rejections
+WHERE statement LIKE '%add_dup_then_sleep%'
+ORDER BY rejected_at;
+DROP FUNCTION add_dup_then_sleep();
 
 -- CONCURRENTLY gets no DDL timeouts; a failed one never leaves an invalid
 -- index silently

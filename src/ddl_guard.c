@@ -112,7 +112,12 @@ static volatile sig_atomic_t tick_have_tag = false;
 static LOCKTAG tick_tag;
 static LOCKMODE tick_mode;
 
-/* an error already recorded by an inner frame (or by the refusal itself) */
+/*
+ * An error already recorded by an inner frame (or by the refusal itself), on
+ * its way out through the outer frames.  An error caught by an exception
+ * block is over when its subtransaction rolls back (wg_ddl_subxact_abort):
+ * the next failure of an enclosing DDL is a new one and must be recorded.
+ */
 static bool error_recorded = false;
 
 PG_FUNCTION_INFO_V1(wg_ddl_table_rewrite);
@@ -522,6 +527,12 @@ wg_ddl_xact_abort(void)
 		disable_timeout(tick_timeout_id, false);
 	}
 	wg_ddl_current = NULL;
+}
+
+void
+wg_ddl_subxact_abort(void)
+{
+	error_recorded = false;
 }
 
 void

@@ -420,5 +420,6 @@ wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		wg_latency_xact_cleanup(mySubid);
 		wg_digest_rules_xact_cleanup(mySubid);
+		wg_ddl_subxact_abort();
 	}
 }
