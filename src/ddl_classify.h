@@ -36,6 +36,8 @@ typedef struct WgDdlClass
 	bool		relation_is_index;	/* relation names an index, not a table */
 	bool		on_only;		/* CREATE INDEX ON ONLY a partitioned table */
 	bool		temp;			/* new table is temporary */
+	List	   *notnull_columns;	/* SET NOT NULL column names, when that is
+									 * the only violation (rule validation) */
 } WgDdlClass;
 
 /*

@@ -51,11 +51,14 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "commands/tablecmds.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "parser/scansup.h"
 #include "pgstat.h"
 #include "storage/lock.h"
@@ -335,10 +338,69 @@ qualified_name(Oid relid)
 }
 
 /*
+ * SET NOT NULL scans nothing when the column is NOT NULL already or a
+ * validated CHECK constraint proves it (tablecmds.c,
+ * NotNullImpliedByRelConstraints): the lightweight path the rule's hint
+ * names.  Checked on every table SET NOT NULL recurses to; partitioned
+ * tables hold no rows.  No lock is taken (the statement takes its own).
+ */
+static bool
+not_null_proven(Oid relid, List *columns, bool recurse)
+{
+	List	   *rels = recurse ? find_all_inheritors(relid, NoLock, NULL) :
+		list_make1_oid(relid);
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Relation	rel = RelationIdGetRelation(lfirst_oid(lc));
+		ListCell   *lc2;
+		bool		proven = true;
+
+		if (!RelationIsValid(rel))
+			return false;
+		foreach(lc2, columns)
+		{
+			AttrNumber	attnum = get_attnum(RelationGetRelid(rel),
+											(char *) lfirst(lc2));
+			Form_pg_attribute att;
+			NullTest   *nt;
+
+			if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+				break;
+			if (attnum <= 0)
+			{
+				proven = false;
+				break;
+			}
+			att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+			if (att->attnotnull)
+				continue;
+			nt = makeNode(NullTest);
+			nt->arg = (Expr *) makeVar(1, attnum, att->atttypid, att->atttypmod,
+									   att->attcollation, 0);
+			nt->nulltesttype = IS_NOT_NULL;
+			nt->argisrow = false;
+			nt->location = -1;
+			if (!PartConstraintImpliedByRelConstraint(rel, list_make1(nt)))
+			{
+				proven = false;
+				break;
+			}
+		}
+		RelationClose(rel);
+		if (!proven)
+			return false;
+	}
+	return true;
+}
+
+/*
  * The exemptions that need the catalogs, for one relation the statement
  * names: it does not exist (PostgreSQL reports that itself, or IF EXISTS
  * skips it), it (an index's table) was created in this transaction, CREATE
- * INDEX ON ONLY a partitioned table.  Sets st->relname when it exists.
+ * INDEX ON ONLY a partitioned table, SET NOT NULL that needs no scan.  Sets
+ * st->relname when it exists.
  */
 static bool
 relation_exempt(WgDdlState *st, RangeVar *rv)
@@ -359,6 +421,9 @@ relation_exempt(WgDdlState *st, RangeVar *rv)
 			return true;
 	}
 	if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		return true;
+	if (c->notnull_columns &&
+		not_null_proven(relid, c->notnull_columns, rv->inh))
 		return true;
 	return false;
 }
