@@ -144,6 +144,15 @@ WHERE statement = 'CREATE TABLE wg_author.t (a int)';
 DROP SCHEMA wg_author CASCADE;
 DROP ROLE wg_author;
 
+-- everyone reads the history: passwords are not recorded
+SELECT max(id) AS before_pw FROM workload_guard.ddl_history \gset
+CREATE ROLE wg_pw PASSWORD 'sekrit1';
+ALTER ROLE wg_pw PASSWORD 'sekrit2';
+ALTER ROLE wg_pw CONNECTION LIMIT 3;
+SELECT command_tag, statement FROM workload_guard.ddl_history
+WHERE id > :before_pw ORDER BY id;
+DROP ROLE wg_pw;
+
 -- retention
 SELECT workload_guard.trim_ddl_history('-1 day');
 SELECT workload_guard.trim_ddl_history('1 day');
