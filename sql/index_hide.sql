@@ -154,6 +154,21 @@ SELECT index FROM disabled_indexes;
 EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
 SELECT enable_index('ih_val_idx');
 
+-- ALTER COLUMN ... TYPE recreates the indexes on the column under new OIDs,
+-- even without a rewrite: the rule follows
+CREATE TABLE iht (v varchar(10));
+INSERT INTO iht SELECT 'v' || g FROM generate_series(1, 10000) g;
+CREATE INDEX iht_v_idx ON iht (v);
+ANALYZE iht;
+SELECT disable_index('iht_v_idx');
+SELECT 'iht_v_idx'::regclass::oid AS old_oid \gset
+ALTER TABLE iht ALTER COLUMN v TYPE varchar(20);
+SELECT 'iht_v_idx'::regclass::oid <> :old_oid AS new_oid,
+       index, index_name FROM disabled_indexes;
+EXPLAIN (COSTS OFF) SELECT * FROM iht WHERE v = 'v5';
+SELECT enable_index('iht_v_idx');
+DROP TABLE iht;
+
 -- partitioned index: every partition's index, including later partitions
 CREATE TABLE ihp (a int, b int) PARTITION BY RANGE (a);
 CREATE TABLE ihp1 PARTITION OF ihp FOR VALUES FROM (0) TO (1000);
@@ -166,6 +181,10 @@ ANALYZE ihp;
 EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
 SELECT disable_index('ihp_b_idx');
 EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
+EXPLAIN (COSTS OFF) SELECT * FROM ihp21 WHERE b = 5;
+ALTER TABLE ihp ALTER COLUMN b TYPE int;    -- recreates the partitioned index
+ANALYZE ihp;
+SELECT index FROM disabled_indexes;
 EXPLAIN (COSTS OFF) SELECT * FROM ihp21 WHERE b = 5;
 CREATE TABLE ihp3 PARTITION OF ihp FOR VALUES FROM (2000) TO (3000);
 CREATE TABLE ihp22 (a int, b int);

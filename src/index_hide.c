@@ -6,7 +6,7 @@
  *	  workload_guard.disabled_index_rules as seen from C, the per-backend
  *	  cache of hidden index OIDs, the get_relation_info dispatch target, the
  *	  management functions disable_index()/enable_index(), and carrying rules
- *	  over REINDEX CONCURRENTLY.
+ *	  over REINDEX CONCURRENTLY and ALTER COLUMN ... TYPE.
  *
  * Where the state lives, and how it reaches every session on every node:
  *
@@ -705,25 +705,44 @@ wg_index_rules_changed(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * REINDEX CONCURRENTLY
+ * REINDEX CONCURRENTLY and ALTER COLUMN ... TYPE
  *
- * It builds a new index next to each old one, swaps their names and drops
+ * REINDEX CONCURRENTLY builds a new index next to each old one, swaps their names and drops
  * the old ones, in transactions of its own, without firing sql_drop.  The
  * surviving index thus has a new OID and the old name: remember the names
  * before, move the rules to the OIDs found under those names after.
  * Between the swap and the end of the statement the new index is briefly
  * visible to the planner.  Rules on partitioned indexes need nothing: the
- * swap keeps the partition tree, which the cache follows.
+ * swap keeps the partition tree, which the cache follows.  ALTER COLUMN
+ * ... TYPE recreates the indexes on the column (partitioned ones included)
+ * under their old names in its own transaction: the same move applies.
  * ---------------------------------------------------------------------
  */
 
 static bool
-is_reindex_concurrently(PlannedStmt *pstmt)
+rebuilds_indexes(PlannedStmt *pstmt)
 {
 	ReindexStmt *stmt;
 	ListCell   *lc;
 
-	if (pstmt == NULL || !IsA(pstmt->utilityStmt, ReindexStmt))
+	if (pstmt == NULL)
+		return false;
+
+	/*
+	 * ALTER COLUMN ... TYPE rebuilds the indexes on the column the same way:
+	 * new OIDs, old names (ATPostAlterTypeCleanup), partitioned ones too,
+	 * even when the table is not rewritten (varchar(10) to varchar(20)).
+	 */
+	if (IsA(pstmt->utilityStmt, AlterTableStmt))
+	{
+		foreach(lc, ((AlterTableStmt *) pstmt->utilityStmt)->cmds)
+		{
+			if (lfirst_node(AlterTableCmd, lc)->subtype == AT_AlterColumnType)
+				return true;
+		}
+		return false;
+	}
+	if (!IsA(pstmt->utilityStmt, ReindexStmt))
 		return false;
 	stmt = (ReindexStmt *) pstmt->utilityStmt;
 	foreach(lc, stmt->params)
@@ -748,7 +767,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 												 * statement's transactions */
 	uint64		i;
 
-	if (!is_reindex_concurrently(pstmt) || !IsTransactionState())
+	if (!rebuilds_indexes(pstmt) || !IsTransactionState())
 		return NIL;
 	cfg = rules_relid();
 	if (!OidIsValid(cfg))
@@ -760,7 +779,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 	if (SPI_execute("SELECT r.indexrelid, r.indrelid, c.relnamespace, c.relname::text"
 					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
 					"  JOIN pg_catalog.pg_class c ON c.oid = r.indexrelid"
-					" WHERE c.relkind = 'i'", true, 0) != SPI_OK_SELECT)
+					" WHERE c.relkind IN ('i', 'I')", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read disabled index rules");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -857,7 +876,7 @@ wg_index_hide_utility_after(List *saved)
 	if (edata == NULL)
 		return;
 	ereport(WARNING,
-			(errmsg("could not carry disabled index rules over REINDEX CONCURRENTLY: %s",
+			(errmsg("could not carry disabled index rules over the rebuild of their indexes: %s",
 					edata->message),
 			 errhint("Check workload_guard.disabled_indexes and disable the rebuilt indexes again.")));
 	FreeErrorData(edata);
