@@ -83,6 +83,23 @@ RESET statement_timeout;
 RESET workload_guard.ddl_statement_timeout;
 SELECT rule, sqlstate, command_tag, message FROM workload_guard.ddl_rejections
 WHERE rule LIKE '%timeout' ORDER BY rejected_at;
+-- a failure caught inside the statement does not hide the statement's own
+CREATE FUNCTION add_dup_then_sleep() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    ALTER TABLE h ADD COLUMN id int;     -- duplicate column, caught
+  EXCEPTION WHEN duplicate_column THEN NULL;
+  END;
+  PERFORM pg_sleep(30);
+  RETURN 1;
+END $$;
+SET workload_guard.ddl_statement_timeout = '200ms';
+CREATE TABLE slow AS SELECT add_dup_then_sleep() AS x;
+RESET workload_guard.ddl_statement_timeout;
+SELECT rule, sqlstate, statement FROM workload_guard.ddl_rejections
+WHERE statement LIKE '%add_dup_then_sleep%'
+ORDER BY rejected_at;
+DROP FUNCTION add_dup_then_sleep();
 
 -- CONCURRENTLY gets no DDL timeouts; a failed one never leaves an invalid
 -- index silently
@@ -109,6 +126,32 @@ SELECT workload_guard.trim_ddl_history('0 days');
 SELECT workload_guard.reset_ddl_rejections();
 RESET ROLE;
 DROP ROLE wg_reader;
+
+-- the history row is written as the table's owner: the DDL author's
+-- search_path must not reach its function calls
+CREATE ROLE wg_author;
+CREATE SCHEMA wg_author AUTHORIZATION wg_author;
+SET ROLE wg_author;
+SET search_path = wg_author, pg_catalog;
+CREATE FUNCTION wg_author.pg_backend_pid() RETURNS int LANGUAGE sql
+  AS $$ ALTER ROLE wg_author SUPERUSER; SELECT 42 $$;
+CREATE TABLE wg_author.t (a int);
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'wg_author';
+SELECT backend_pid = pg_backend_pid() AS real_pid FROM workload_guard.ddl_history
+WHERE statement = 'CREATE TABLE wg_author.t (a int)';
+DROP SCHEMA wg_author CASCADE;
+DROP ROLE wg_author;
+
+-- everyone reads the history: passwords are not recorded
+SELECT max(id) AS before_pw FROM workload_guard.ddl_history \gset
+CREATE ROLE wg_pw PASSWORD 'sekrit1';
+ALTER ROLE wg_pw PASSWORD 'sekrit2';
+ALTER ROLE wg_pw CONNECTION LIMIT 3;
+SELECT command_tag, statement FROM workload_guard.ddl_history
+WHERE id > :before_pw ORDER BY id;
+DROP ROLE wg_pw;
 
 -- retention
 SELECT workload_guard.trim_ddl_history('-1 day');

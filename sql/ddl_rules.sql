@@ -43,6 +43,12 @@ ALTER TABLE acct VALIDATE CONSTRAINT acct_other;                          -- ok
 ALTER TABLE acct ADD CONSTRAINT n_pos CHECK (n > 0);                      -- refused
 ALTER TABLE acct ADD CONSTRAINT n_pos CHECK (n > 0) NOT VALID;            -- ok
 ALTER TABLE acct ALTER COLUMN n SET NOT NULL;                             -- refused
+ALTER TABLE acct ADD CONSTRAINT d_nn CHECK (d IS NOT NULL) NOT VALID;     -- ok
+ALTER TABLE acct ALTER COLUMN d SET NOT NULL;                             -- refused: not validated yet
+ALTER TABLE acct VALIDATE CONSTRAINT d_nn;                                -- ok
+ALTER TABLE acct ALTER COLUMN d SET NOT NULL, ALTER COLUMN n SET NOT NULL; -- refused: n unproven
+ALTER TABLE acct ALTER COLUMN d SET NOT NULL;                             -- ok: proven, no scan
+ALTER TABLE acct ALTER COLUMN d SET NOT NULL;                             -- ok: already NOT NULL
 ALTER TABLE acct ADD COLUMN f int REFERENCES other (id);                  -- refused
 ALTER TABLE acct ADD CONSTRAINT acct_v UNIQUE (v);                        -- refused: index rule
 
@@ -52,6 +58,7 @@ CREATE INDEX CONCURRENTLY acct_v_idx ON acct (v);                         -- ok
 REINDEX INDEX acct_v_idx;                                                 -- refused
 REINDEX INDEX CONCURRENTLY acct_v_idx;                                    -- ok
 DROP INDEX acct_v_idx;                                                    -- refused
+DROP INDEX IF EXISTS no_such_idx, acct_v_idx;                             -- refused: every index counts
 DROP INDEX CONCURRENTLY acct_v_idx;                                       -- ok
 BEGIN;
 CREATE TABLE fresh (id int, v text);

@@ -192,6 +192,16 @@ BEGIN
   END;
 END $$;
 SELECT running, capped FROM workload_guard.blocked_digests;
+-- a cursor that fails inside a savepoint opened after it is dropped without
+-- ExecutorEnd (the portal is failed): its slot comes back at commit
+BEGIN;
+DECLARE c1 CURSOR FOR SELECT count(*) FROM generate_series(1, 10) g WHERE g / (g - 5) > 0;
+SAVEPOINT s;
+FETCH c1;
+ROLLBACK TO s;
+CLOSE c1;
+COMMIT;
+SELECT running, capped FROM workload_guard.blocked_digests;
 SELECT count(*) FROM generate_series(6, 8) g WHERE g / (g - 5) > 0;
 -- a dry-run cap warns instead
 SELECT workload_guard.cap_digest(id, 1, 'rehearse the cap', dry_run => true) FROM q2;

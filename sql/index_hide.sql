@@ -154,6 +154,21 @@ SELECT index FROM disabled_indexes;
 EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
 SELECT enable_index('ih_val_idx');
 
+-- ALTER COLUMN ... TYPE recreates the indexes on the column under new OIDs,
+-- even without a rewrite: the rule follows
+CREATE TABLE iht (v varchar(10));
+INSERT INTO iht SELECT 'v' || g FROM generate_series(1, 10000) g;
+CREATE INDEX iht_v_idx ON iht (v);
+ANALYZE iht;
+SELECT disable_index('iht_v_idx');
+SELECT 'iht_v_idx'::regclass::oid AS old_oid \gset
+ALTER TABLE iht ALTER COLUMN v TYPE varchar(20);
+SELECT 'iht_v_idx'::regclass::oid <> :old_oid AS new_oid,
+       index, index_name FROM disabled_indexes;
+EXPLAIN (COSTS OFF) SELECT * FROM iht WHERE v = 'v5';
+SELECT enable_index('iht_v_idx');
+DROP TABLE iht;
+
 -- partitioned index: every partition's index, including later partitions
 CREATE TABLE ihp (a int, b int) PARTITION BY RANGE (a);
 CREATE TABLE ihp1 PARTITION OF ihp FOR VALUES FROM (0) TO (1000);
@@ -166,6 +181,10 @@ ANALYZE ihp;
 EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
 SELECT disable_index('ihp_b_idx');
 EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
+EXPLAIN (COSTS OFF) SELECT * FROM ihp21 WHERE b = 5;
+ALTER TABLE ihp ALTER COLUMN b TYPE int;    -- recreates the partitioned index
+ANALYZE ihp;
+SELECT index FROM disabled_indexes;
 EXPLAIN (COSTS OFF) SELECT * FROM ihp21 WHERE b = 5;
 CREATE TABLE ihp3 PARTITION OF ihp FOR VALUES FROM (2000) TO (3000);
 CREATE TABLE ihp22 (a int, b int);
@@ -212,6 +231,31 @@ SELECT index, disabled_by, reason FROM disabled_indexes;
 SELECT enable_index('ih_val_idx');
 RESET ROLE;
 SELECT count(*) FROM disabled_indexes;
+
+-- REINDEX CONCURRENTLY by a table owner reads the rules as their owner:
+-- an operator of the reindexer's search_path must not run there
+SELECT disable_index('ih_val_idx');
+CREATE ROLE regress_ih_owner;
+CREATE SCHEMA regress_ih_owner AUTHORIZATION regress_ih_owner;
+SET ROLE regress_ih_owner;
+SET search_path = regress_ih_owner, pg_catalog;
+CREATE TABLE regress_ih_owner.t (a int);
+CREATE INDEX t_a ON regress_ih_owner.t (a);
+CREATE FUNCTION regress_ih_owner.oideq(oid, oid) RETURNS boolean
+  LANGUAGE plpgsql AS $$
+BEGIN
+  ALTER ROLE regress_ih_owner SUPERUSER;
+  RETURN $1 OPERATOR(pg_catalog.=) $2;
+END $$;
+CREATE OPERATOR regress_ih_owner.= (LEFTARG = oid, RIGHTARG = oid,
+                                    FUNCTION = regress_ih_owner.oideq);
+REINDEX INDEX CONCURRENTLY regress_ih_owner.t_a;
+RESET ROLE;
+SET search_path = public, workload_guard;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_ih_owner';
+SELECT enable_index('ih_val_idx');
+DROP SCHEMA regress_ih_owner CASCADE;
+DROP ROLE regress_ih_owner;
 
 DROP FUNCTION ih_count(int);
 DROP TABLE ih, ih_ref, ih_child, ih_parent, ihp, ihp22, ih_temp;

@@ -125,6 +125,7 @@ static void
 classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 {
 	ListCell   *lc;
+	List	   *notnull = NIL;
 
 	foreach(lc, stmt->cmds)
 	{
@@ -138,9 +139,8 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 						 "Create a copy in the new tablespace and switch over, or use pg_repack. " HINT_BYPASS);
 				break;
 			case AT_SetNotNull:
-				set_rule(out, WG_RULE_VALIDATION, stmt->relation,
-						 "SET NOT NULL scans the table under an ACCESS EXCLUSIVE lock",
-						 "Add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT NULL, which uses the validated constraint and skips the scan.");
+				/* last: the guard may find it proven (no scan) */
+				notnull = lappend(notnull, cmd->name);
 				break;
 			case AT_AddConstraint:
 				if (cmd->def && IsA(cmd->def, Constraint))
@@ -163,6 +163,14 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 			default:
 				break;
 		}
+	}
+
+	if (notnull != NIL && out->rule == WG_RULE_NONE)
+	{
+		set_rule(out, WG_RULE_VALIDATION, stmt->relation,
+				 "SET NOT NULL scans the table under an ACCESS EXCLUSIVE lock",
+				 "Add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT NULL, which uses the validated constraint and skips the scan.");
+		out->notnull_columns = notnull;
 	}
 }
 
@@ -311,8 +319,12 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 				out->concurrently = stmt->concurrent;
 				if (!stmt->concurrent)
 				{
-					set_rule(out, WG_RULE_INDEX,
-							 makeRangeVarFromNameList(linitial(stmt->objects)),
+					ListCell   *lc;
+
+					foreach(lc, stmt->objects)
+						out->relations = lappend(out->relations,
+												 makeRangeVarFromNameList(lfirst(lc)));
+					set_rule(out, WG_RULE_INDEX, linitial(out->relations),
 							 "DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table",
 							 "Use DROP INDEX CONCURRENTLY.");
 					out->relation_is_index = true;

@@ -31,9 +31,13 @@ typedef struct WgDdlClass
 	const char *clause;			/* the clause that breaks it, for messages */
 	const char *hint;			/* the lightweight alternative */
 	RangeVar   *relation;		/* relation the rule is about (may be NULL) */
+	List	   *relations;		/* every index DROP INDEX names; relation is
+								 * the first */
 	bool		relation_is_index;	/* relation names an index, not a table */
 	bool		on_only;		/* CREATE INDEX ON ONLY a partitioned table */
 	bool		temp;			/* new table is temporary */
+	List	   *notnull_columns;	/* SET NOT NULL column names, when that is
+									 * the only violation (rule validation) */
 } WgDdlClass;
 
 /*

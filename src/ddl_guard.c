@@ -51,11 +51,14 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "commands/tablecmds.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "parser/scansup.h"
 #include "pgstat.h"
 #include "storage/lock.h"
@@ -112,7 +115,12 @@ static volatile sig_atomic_t tick_have_tag = false;
 static LOCKTAG tick_tag;
 static LOCKMODE tick_mode;
 
-/* an error already recorded by an inner frame (or by the refusal itself) */
+/*
+ * An error already recorded by an inner frame (or by the refusal itself), on
+ * its way out through the outer frames.  An error caught by an exception
+ * block is over when its subtransaction rolls back (wg_ddl_subxact_abort):
+ * the next failure of an enclosing DDL is a new one and must be recorded.
+ */
 static bool error_recorded = false;
 
 PG_FUNCTION_INFO_V1(wg_ddl_table_rewrite);
@@ -330,9 +338,100 @@ qualified_name(Oid relid)
 }
 
 /*
- * Parse-tree rules, with the exemptions that need the catalogs: relations
- * created in this transaction, CREATE INDEX ON ONLY a partitioned table,
- * relations that do not exist (PostgreSQL reports that itself).
+ * SET NOT NULL scans nothing when the column is NOT NULL already or a
+ * validated CHECK constraint proves it (tablecmds.c,
+ * NotNullImpliedByRelConstraints): the lightweight path the rule's hint
+ * names.  Checked on every table SET NOT NULL recurses to; partitioned
+ * tables hold no rows.  No lock is taken (the statement takes its own).
+ */
+static bool
+not_null_proven(Oid relid, List *columns, bool recurse)
+{
+	List	   *rels = recurse ? find_all_inheritors(relid, NoLock, NULL) :
+		list_make1_oid(relid);
+	ListCell   *lc;
+
+	foreach(lc, rels)
+	{
+		Relation	rel = RelationIdGetRelation(lfirst_oid(lc));
+		ListCell   *lc2;
+		bool		proven = true;
+
+		if (!RelationIsValid(rel))
+			return false;
+		foreach(lc2, columns)
+		{
+			AttrNumber	attnum = get_attnum(RelationGetRelid(rel),
+											(char *) lfirst(lc2));
+			Form_pg_attribute att;
+			NullTest   *nt;
+
+			if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+				break;
+			if (attnum <= 0)
+			{
+				proven = false;
+				break;
+			}
+			att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+			if (att->attnotnull)
+				continue;
+			nt = makeNode(NullTest);
+			nt->arg = (Expr *) makeVar(1, attnum, att->atttypid, att->atttypmod,
+									   att->attcollation, 0);
+			nt->nulltesttype = IS_NOT_NULL;
+			nt->argisrow = false;
+			nt->location = -1;
+			if (!PartConstraintImpliedByRelConstraint(rel, list_make1(nt)))
+			{
+				proven = false;
+				break;
+			}
+		}
+		RelationClose(rel);
+		if (!proven)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The exemptions that need the catalogs, for one relation the statement
+ * names: it does not exist (PostgreSQL reports that itself, or IF EXISTS
+ * skips it), it (an index's table) was created in this transaction, CREATE
+ * INDEX ON ONLY a partitioned table, SET NOT NULL that needs no scan.  Sets
+ * st->relname when it exists.
+ */
+static bool
+relation_exempt(WgDdlState *st, RangeVar *rv)
+{
+	WgDdlClass *c = &st->cls;
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	if (!OidIsValid(relid))
+		return true;
+	st->relname = qualified_name(relid);
+	if (relation_is_new(relid))
+		return true;
+	if (c->relation_is_index)
+	{
+		Oid			tableid = IndexGetRelation(relid, true);
+
+		if (OidIsValid(tableid) && relation_is_new(tableid))
+			return true;
+	}
+	if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		return true;
+	if (c->notnull_columns &&
+		not_null_proven(relid, c->notnull_columns, rv->inh))
+		return true;
+	return false;
+}
+
+/*
+ * Parse-tree rules, with the exemptions above.  DROP INDEX a, b is exempt
+ * only if every index it names is: DROP INDEX IF EXISTS missing, big_idx
+ * (or new_idx, big_idx) must not pass.
  */
 static void
 check_parse_tree_rules(WgDdlState *st)
@@ -344,27 +443,22 @@ check_parse_tree_rules(WgDdlState *st)
 	if (c->rule == WG_RULE_NEW_TABLE && creating_extension)
 		return;					/* the extension is the reviewed unit */
 
-	if (c->relation)
+	if (c->relation && c->rule != WG_RULE_NEW_TABLE)
 	{
-		Oid			relid = RangeVarGetRelid(c->relation, NoLock, true);
+		List	   *rels = c->relations ? c->relations : list_make1(c->relation);
+		ListCell   *lc;
+		bool		exempt = true;
 
-		if (c->rule != WG_RULE_NEW_TABLE)
+		foreach(lc, rels)
 		{
-			if (!OidIsValid(relid))
-				return;
-			st->relname = qualified_name(relid);
-			if (relation_is_new(relid))
-				return;
-			if (c->relation_is_index)
+			if (!relation_exempt(st, lfirst(lc)))
 			{
-				Oid			tableid = IndexGetRelation(relid, true);
-
-				if (OidIsValid(tableid) && relation_is_new(tableid))
-					return;
+				exempt = false;
+				break;
 			}
-			if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
-				return;
 		}
+		if (exempt)
+			return;
 	}
 	apply_rule(st, c->rule, st->relname, c->clause, c->hint);
 }
@@ -395,6 +489,43 @@ statement_slice(const char *query, int location, int len)
 	return pnstrdup(query, len);
 }
 
+/*
+ * Statements whose text may carry a password.  ddl_history and
+ * ddl_rejections are readable by every role; the catalogs these statements
+ * write are not (pg_authid, user mapping options, subconninfo).  Like
+ * pgAudit, record them without their text.
+ */
+static bool
+statement_has_secret(Node *stmt)
+{
+	List	   *options;
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_CreateRoleStmt:
+			options = ((CreateRoleStmt *) stmt)->options;
+			break;
+		case T_AlterRoleStmt:
+			options = ((AlterRoleStmt *) stmt)->options;
+			break;
+		case T_CreateUserMappingStmt:
+		case T_AlterUserMappingStmt:
+		case T_CreateSubscriptionStmt:
+			return true;
+		case T_AlterSubscriptionStmt:
+			return ((AlterSubscriptionStmt *) stmt)->kind == ALTER_SUBSCRIPTION_CONNECTION;
+		default:
+			return false;
+	}
+	foreach(lc, options)
+	{
+		if (strcmp(lfirst_node(DefElem, lc)->defname, "password") == 0)
+			return true;
+	}
+	return false;
+}
+
 WgDdlState *
 wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 			 ProcessUtilityContext context)
@@ -423,8 +554,11 @@ wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 	st->cls = cls;
 	st->toplevel = (context == PROCESS_UTILITY_TOPLEVEL);
 	st->record = (context != PROCESS_UTILITY_SUBCOMMAND);
-	st->statement = statement_slice(queryString, pstmt->stmt_location,
-									pstmt->stmt_len);
+	if (statement_has_secret(pstmt->utilityStmt))
+		st->statement = psprintf("%s <REDACTED>", cls.tag);
+	else
+		st->statement = statement_slice(queryString, pstmt->stmt_location,
+										pstmt->stmt_len);
 	if (cls.relation)
 		st->relname = quote_qualified_identifier(cls.relation->schemaname,
 												 cls.relation->relname);
@@ -498,6 +632,12 @@ wg_ddl_xact_abort(void)
 		disable_timeout(tick_timeout_id, false);
 	}
 	wg_ddl_current = NULL;
+}
+
+void
+wg_ddl_subxact_abort(void)
+{
+	error_recorded = false;
 }
 
 void

@@ -69,6 +69,8 @@ extern void wg_ddl_error(WgDdlState *st);
 
 /* top-level abort: forget any state an error skipped past */
 extern void wg_ddl_xact_abort(void);
+/* subtransaction abort: the error being recorded, if any, was caught */
+extern void wg_ddl_subxact_abort(void);
 
 /* ddl_history.c */
 extern void wg_ddl_history_insert(WgDdlState *st, double duration_ms,

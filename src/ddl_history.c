@@ -477,10 +477,24 @@ static void
 history_insert_as_owner(void *arg)
 {
 	HistoryInsertArgs *a = (HistoryInsertArgs *) arg;
+	int			save_nestlevel;
 
 	SetUserIdAndSecContext(a->owner, a->save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+
+	/*
+	 * The statements below name functions and operators without a schema:
+	 * under the DDL author's search_path, a function of theirs named like
+	 * current_setting() would run as the table's owner.  Pin search_path as
+	 * a SECURITY DEFINER function's SET clause does; an error pops the level
+	 * with the subtransaction.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 	history_insert_spi(a->st, a->duration_ms, a->lock_wait_ms);
+	AtEOXact_GUC(true, save_nestlevel);
 	SetUserIdAndSecContext(a->save_userid, a->save_sec);
 }
 

@@ -6,7 +6,7 @@
  *	  workload_guard.disabled_index_rules as seen from C, the per-backend
  *	  cache of hidden index OIDs, the get_relation_info dispatch target, the
  *	  management functions disable_index()/enable_index(), and carrying rules
- *	  over REINDEX CONCURRENTLY.
+ *	  over REINDEX CONCURRENTLY and ALTER COLUMN ... TYPE.
  *
  * Where the state lives, and how it reaches every session on every node:
  *
@@ -376,10 +376,15 @@ config_relid_or_error(void)
 /*
  * The rules table is readable and writable by its owner only; the right to
  * change rules is the EXECUTE privilege on the management functions.  They
- * run their SQL as the table's owner, after recording who called them.
+ * run their SQL as the table's owner, after recording who called them, with
+ * search_path pinned as a SECURITY DEFINER function's SET clause does: the
+ * statements name operators (=, <>) without a schema, and REINDEX
+ * CONCURRENTLY runs them under the search_path of whoever owns the table
+ * being reindexed.  An error pops the GUC level with the (sub)transaction.
  */
 static void
-become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec)
+become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec,
+				   int *save_nestlevel)
 {
 	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(cfg));
 	Oid			owner;
@@ -391,6 +396,17 @@ become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec)
 
 	GetUserIdAndSecContext(save_userid, save_sec);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	*save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+static void
+leave_rules_owner(Oid save_userid, int save_sec, int save_nestlevel)
+{
+	AtEOXact_GUC(true, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec);
 }
 
 /*
@@ -521,6 +537,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 	char	   *who;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	int			rc;
 	bool		inserted;
 	Oid			argtypes[6] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
@@ -563,7 +580,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 
 	if (!force)
 		check_constraints(indexoid, tree);
@@ -587,7 +604,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
 	inserted = (SPI_processed == 1);
 
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	SPI_finish();
 
 	if (inserted)
@@ -612,6 +629,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 				cfg;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	int			rc;
 	bool		deleted;
 	char	   *parent = NULL;
@@ -629,7 +647,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 
 	purge_stale_rules();
 	values[0] = ObjectIdGetDatum(indexoid);
@@ -653,7 +671,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 			parent = spi_text(0, 1);
 	}
 
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	if (parent)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -687,25 +705,44 @@ wg_index_rules_changed(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * REINDEX CONCURRENTLY
+ * REINDEX CONCURRENTLY and ALTER COLUMN ... TYPE
  *
- * It builds a new index next to each old one, swaps their names and drops
+ * REINDEX CONCURRENTLY builds a new index next to each old one, swaps their names and drops
  * the old ones, in transactions of its own, without firing sql_drop.  The
  * surviving index thus has a new OID and the old name: remember the names
  * before, move the rules to the OIDs found under those names after.
  * Between the swap and the end of the statement the new index is briefly
  * visible to the planner.  Rules on partitioned indexes need nothing: the
- * swap keeps the partition tree, which the cache follows.
+ * swap keeps the partition tree, which the cache follows.  ALTER COLUMN
+ * ... TYPE recreates the indexes on the column (partitioned ones included)
+ * under their old names in its own transaction: the same move applies.
  * ---------------------------------------------------------------------
  */
 
 static bool
-is_reindex_concurrently(PlannedStmt *pstmt)
+rebuilds_indexes(PlannedStmt *pstmt)
 {
 	ReindexStmt *stmt;
 	ListCell   *lc;
 
-	if (pstmt == NULL || !IsA(pstmt->utilityStmt, ReindexStmt))
+	if (pstmt == NULL)
+		return false;
+
+	/*
+	 * ALTER COLUMN ... TYPE rebuilds the indexes on the column the same way:
+	 * new OIDs, old names (ATPostAlterTypeCleanup), partitioned ones too,
+	 * even when the table is not rewritten (varchar(10) to varchar(20)).
+	 */
+	if (IsA(pstmt->utilityStmt, AlterTableStmt))
+	{
+		foreach(lc, ((AlterTableStmt *) pstmt->utilityStmt)->cmds)
+		{
+			if (lfirst_node(AlterTableCmd, lc)->subtype == AT_AlterColumnType)
+				return true;
+		}
+		return false;
+	}
+	if (!IsA(pstmt->utilityStmt, ReindexStmt))
 		return false;
 	stmt = (ReindexStmt *) pstmt->utilityStmt;
 	foreach(lc, stmt->params)
@@ -725,11 +762,12 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 	Oid			cfg;
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	MemoryContext keep = CurrentMemoryContext;	/* the portal's: survives the
 												 * statement's transactions */
 	uint64		i;
 
-	if (!is_reindex_concurrently(pstmt) || !IsTransactionState())
+	if (!rebuilds_indexes(pstmt) || !IsTransactionState())
 		return NIL;
 	cfg = rules_relid();
 	if (!OidIsValid(cfg))
@@ -737,11 +775,11 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 	if (SPI_execute("SELECT r.indexrelid, r.indrelid, c.relnamespace, c.relname::text"
 					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
 					"  JOIN pg_catalog.pg_class c ON c.oid = r.indexrelid"
-					" WHERE c.relkind = 'i'", true, 0) != SPI_OK_SELECT)
+					" WHERE c.relkind IN ('i', 'I')", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read disabled index rules");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -758,7 +796,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 		saved = lappend(saved, s);
 		MemoryContextSwitchTo(old);
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	SPI_finish();
 	return saved;
 }
@@ -768,11 +806,12 @@ move_rules(List *saved, Oid cfg)
 {
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 	ListCell   *lc;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	become_rules_owner(cfg, &save_userid, &save_sec);
+	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 	foreach(lc, saved)
 	{
 		WgIhSaved  *s = (WgIhSaved *) lfirst(lc);
@@ -797,7 +836,7 @@ move_rules(List *saved, Oid cfg)
 		if (SPI_processed > 0)
 			invalidate_rules(cfg, list_make1_oid(newoid));
 	}
-	SetUserIdAndSecContext(save_userid, save_sec);
+	leave_rules_owner(save_userid, save_sec, save_nestlevel);
 	SPI_finish();
 }
 
@@ -837,7 +876,7 @@ wg_index_hide_utility_after(List *saved)
 	if (edata == NULL)
 		return;
 	ereport(WARNING,
-			(errmsg("could not carry disabled index rules over REINDEX CONCURRENTLY: %s",
+			(errmsg("could not carry disabled index rules over the rebuild of their indexes: %s",
 					edata->message),
 			 errhint("Check workload_guard.disabled_indexes and disable the rebuilt indexes again.")));
 	FreeErrorData(edata);

@@ -414,6 +414,19 @@ wg_xact_callback(XactEvent event, void *arg)
 			wg_ddl_xact_abort();
 			wg_digest_rules_xact_cleanup(InvalidSubTransactionId);
 			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+
+			/*
+			 * Every execution of the transaction has ended by now (holdable
+			 * portals were persisted, the others dropped), but a portal that
+			 * failed inside a subtransaction it did not open (FETCH from an
+			 * outer cursor, rolled back to a savepoint) is dropped without
+			 * ExecutorEnd: its cap slot would never come back.
+			 */
+			if (wg_rules_nheld > 0)
+				wg_digest_rules_xact_cleanup(InvalidSubTransactionId);
+			break;
 		default:
 			break;
 	}
@@ -427,5 +440,6 @@ wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		wg_latency_xact_cleanup(mySubid);
 		wg_digest_rules_xact_cleanup(mySubid);
+		wg_ddl_subxact_abort();
 	}
 }
