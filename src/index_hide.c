@@ -217,6 +217,16 @@ wg_ih_rebuild(void)
 	wg_ih_watch_all = true;
 
 	cfg = rules_relid();
+
+	/*
+	 * This waits if someone holds an exclusive lock on the rules table
+	 * (VACUUM FULL, TRUNCATE: its owner only).  Unlike the digest rules,
+	 * which are looked up at every execution, what is read here is baked
+	 * into cached plans: planning with a stale rule set because the table
+	 * was locked would leave those plans wrong until the next invalidation.
+	 * So the rebuild (only after a rule change) waits, as planning waits
+	 * for any locked table it reads.
+	 */
 	/* try_: DROP EXTENSION may have removed it since the name lookup */
 	rel = OidIsValid(cfg) ? try_table_open(cfg, AccessShareLock) : NULL;
 	if (rel != NULL)
