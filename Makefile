@@ -30,14 +30,14 @@ TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 
 # PostgreSQL 15 by default; override with PG_CONFIG=... for another major.
-# every object depends on every header of ours (PGXS only tracks them with
-# --enable-depend): a changed struct never leaves a stale object behind
-$(OBJS): $(wildcard src/*.h)
-
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
+
+# every object depends on every header of ours (PGXS only tracks them with
+# --enable-depend): a changed struct never leaves a stale object behind
+$(OBJS): $(wildcard src/*.h)
 else
 # no server headers yet: only "make demo" and "make test" (which install
 # them) can run
