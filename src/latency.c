@@ -251,7 +251,7 @@ wg_latency_define_gucs(void)
 
 	DefineCustomEnumVariable("workload_guard.track",
 							 "Selects which statements have their latency recorded.",
-							 "top: statements issued by clients; all: also statements inside functions; none: nothing.",
+							 "\"top\" records statements issued by clients, \"all\" also statements inside functions, \"none\" nothing.",
 							 &wg_track, WG_TRACK_TOP, track_options,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
