@@ -46,6 +46,20 @@ SELECT c.relname
         OR CASE WHEN c.relkind = 'S'
                 THEN has_sequence_privilege('public', c.oid, 'USAGE') END);
 
+-- internal trigger functions refuse to run outside their trigger
+SELECT workload_guard.ddl_table_rewrite();
+SELECT workload_guard.ddl_command_end();
+SELECT workload_guard.config_changed();
+CREATE TABLE surface_t (a int);
+CREATE TRIGGER surface_row AFTER INSERT ON surface_t
+  FOR EACH ROW EXECUTE FUNCTION workload_guard.config_changed();
+INSERT INTO surface_t VALUES (1);
+DROP TRIGGER surface_row ON surface_t;
+CREATE TRIGGER surface_before BEFORE INSERT ON surface_t
+  FOR EACH STATEMENT EXECUTE FUNCTION workload_guard.config_changed();
+INSERT INTO surface_t VALUES (1);
+DROP TABLE surface_t;
+
 -- settings: the README's table (default, context, unit, bounds)
 SELECT name, boot_val, context, unit, min_val, max_val, enumvals
   FROM pg_settings WHERE name LIKE 'workload_guard.%' ORDER BY name;
