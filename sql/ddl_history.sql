@@ -155,6 +155,14 @@ DROP ROLE wg_pw;
 
 -- retention
 SELECT workload_guard.trim_ddl_history('-1 day');
+-- runs as the caller: a now() of the caller's search_path is not used
+CREATE SCHEMA wg_evil;
+CREATE FUNCTION wg_evil.now() RETURNS timestamptz LANGUAGE sql
+  AS $$ SELECT 'infinity'::timestamptz $$;
+SET search_path = wg_evil, pg_catalog;
+SELECT workload_guard.trim_ddl_history('1 day');
+RESET search_path;
+DROP SCHEMA wg_evil CASCADE;
 SELECT workload_guard.trim_ddl_history('1 day');
 SELECT workload_guard.trim_ddl_history('0 days') > 0 AS trimmed;
 SELECT count(*) FROM workload_guard.ddl_history;

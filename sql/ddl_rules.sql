@@ -155,6 +155,11 @@ FROM workload_guard.ddl_classify($$
   SELECT 1 INTO y; EXPLAIN ANALYZE SELECT 1 INTO y; GRANT SELECT ON t TO PUBLIC
 $$);
 
+-- a syntax error points into the argument, not into the calling query
+\set VERBOSITY default
+SELECT * FROM workload_guard.ddl_classify('VACUUM t; ALTER TABLE t ADD');
+\set VERBOSITY terse
+
 -- every refusal is on record with its rule and SQLSTATE
 SELECT rule, sqlstate, command_tag, relation, count(*)
 FROM workload_guard.ddl_rejections

@@ -203,6 +203,7 @@ EXPLAIN (COSTS OFF) SELECT * FROM ihp WHERE b = 5;
 \set VERBOSITY terse
 SELECT disable_index(NULL);
 SELECT disable_index('ih_val_idx', force => NULL);
+SELECT disable_index('ih_val_idx', repeat('x', 1001));
 SELECT enable_index(NULL);
 SELECT disable_index('ih');
 SELECT enable_index('ih');

@@ -352,6 +352,23 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 }
 
 /*
+ * A syntax error's position is in the argument string, not in the query that
+ * called ddl_classify(): report it as an internal query, as SQL functions do.
+ */
+static void
+classify_parse_error_callback(void *arg)
+{
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery((const char *) arg);
+	}
+}
+
+/*
  * workload_guard.ddl_classify(sql text): one row per statement of the string,
  * as the guard classifies it before the catalog-based exemptions.
  */
@@ -362,9 +379,15 @@ wg_ddl_classify_sql(PG_FUNCTION_ARGS)
 	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	List	   *stmts;
 	ListCell   *lc;
+	ErrorContextCallback errcb;
 
 	InitMaterializedSRF(fcinfo, 0);
+	errcb.callback = classify_parse_error_callback;
+	errcb.arg = sql;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 	stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+	error_context_stack = errcb.previous;
 
 	foreach(lc, stmts)
 	{

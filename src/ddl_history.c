@@ -566,8 +566,10 @@ wg_trim_ddl_history(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* runs as the caller, under their search_path: qualify everything */
 	if (SPI_execute_with_args("DELETE FROM workload_guard.ddl_history "
-							  "WHERE started_at < now() - $1",
+							  "WHERE started_at OPERATOR(pg_catalog.<) "
+							  "(pg_catalog.now() OPERATOR(pg_catalog.-) $1)",
 							  1, argtypes, &arg, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not trim workload_guard.ddl_history");
 	n = (int64) SPI_processed;

@@ -243,7 +243,7 @@ wg_latency_define_gucs(void)
 {
 	DefineCustomIntVariable("workload_guard.max_statements",
 							"Sets the maximum number of query digests tracked by workload_guard.",
-							"Each digest takes about 17.5 kB of shared memory.",
+							"Each digest takes about 17.6 kB of shared memory.",
 							&wg_max_statements,
 							1000, 10, 1000000,
 							PGC_POSTMASTER, 0,
@@ -251,7 +251,7 @@ wg_latency_define_gucs(void)
 
 	DefineCustomEnumVariable("workload_guard.track",
 							 "Selects which statements have their latency recorded.",
-							 "top: statements issued by clients; all: also statements inside functions; none: nothing.",
+							 "\"top\" records statements issued by clients, \"all\" also statements inside functions, \"none\" nothing.",
 							 &wg_track, WG_TRACK_TOP, track_options,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
