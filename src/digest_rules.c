@@ -25,9 +25,9 @@
  * unblock_digest is never refused: it is recognized by the plan's
  * dependency on those functions (PlannedStmt.invalItems, PROCOID hash
  * values), so a rule on the very digest that would lift it cannot lock the
- * operator out.  Nor is one that reads or writes a table of ours (the
- * history row a DDL writes, the disabled-index rule a DROP INDEX deletes,
- * the views): a rule on it would fail users' DDL through our bookkeeping.
+ * operator out.  Nor is one that writes a table of ours (the history row a
+ * DDL writes, the disabled-index rule a DROP INDEX deletes): a rule on it
+ * would fail users' DDL through our bookkeeping.
  *
  * Shared memory: one WgRuleCounters per rule key (queryid, role, database;
  * 0 = any) that was hit on this node, in a fixed-size hash.  Locking:
@@ -72,6 +72,7 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "parser/parse_node.h"
+#include "parser/parsetree.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -592,11 +593,11 @@ wg_digest_rules_post_parse_analyze(ParseState *pstate, Query *query)
 }
 
 /*
- * Does the statement call one of our management functions, or read or
- * write one of our tables (the DDL history row, the disabled-index rule a
- * DROP INDEX removes, the views)?  A rule on such a digest would make
- * workload_guard fail a user's DDL through its own bookkeeping, or lock the
- * operator out.
+ * Does the statement call one of our management functions, or write one of
+ * our tables (the DDL history row, the disabled-index rule a DROP INDEX
+ * removes)?  A rule on such a digest would make workload_guard fail a
+ * user's DDL through its own bookkeeping, or lock the operator out.
+ * Reading the views stays subject to rules.
  */
 static bool
 statement_exempt(PlannedStmt *ps)
@@ -604,12 +605,11 @@ statement_exempt(PlannedStmt *ps)
 	ListCell   *lc;
 	int			i;
 
-	foreach(lc, ps->rtable)
+	foreach(lc, ps->resultRelations)
 	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
 
-		if (rte->rtekind == RTE_RELATION && OidIsValid(rules_nsp) &&
-			get_rel_namespace(rte->relid) == rules_nsp)
+		if (OidIsValid(rules_nsp) && get_rel_namespace(rte->relid) == rules_nsp)
 			return true;
 	}
 
