@@ -124,7 +124,7 @@ for my $i (1 .. $rounds / 2)
 
 my $log_offset = -s $node->logfile;
 my $dir = PostgreSQL::Test::Utils::tempdir;
-my (%h, %out, %err);
+my (%h, %err);
 for my $name (sort keys %script)
 {
 	my $file = "$dir/$name.sql";
@@ -133,10 +133,13 @@ for my $name (sort keys %script)
 	close $fh;
 	$h{$name} = IPC::Run::start(
 		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', $node->connstr('postgres'), '-f', $file ],
-		'>', \$out{$name}, '2>', \$err{$name},
+		# files, not pipes: a harness not being waited on is not drained,
+		# and a psql blocked on a full pipe would hold its locks
+		'>', "$dir/$name.out", '2>', "$dir/$name.err",
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 }
 $h{$_}->finish for sort keys %h;
+$err{$_} = slurp_file("$dir/$_.err") for sort keys %h;
 
 # what each client may see: blocked (2F003), capped (53400), cancelled by
 # statement_timeout (57014), DDL gave up on its lock (55P03), refused DDL
