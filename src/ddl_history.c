@@ -49,6 +49,7 @@
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "digest_rules.h"
 #include "subxact.h"
 #include "workload_guard.h"
 
@@ -345,24 +346,35 @@ wg_ddl_command_end(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT object_type, object_identity "
-					"FROM pg_catalog.pg_event_trigger_ddl_commands()",
-					true, 0) == SPI_OK_SELECT)
+
+	/* our bookkeeping: a digest rule on this query must not fail the DDL */
+	wg_rules_internal++;
+	PG_TRY();
 	{
-		MemoryContext old = MemoryContextSwitchTo(st->mcxt);
-
-		for (uint64 i = 0; i < SPI_processed; i++)
+		if (SPI_execute("SELECT object_type, object_identity "
+						"FROM pg_catalog.pg_event_trigger_ddl_commands()",
+						true, 0) == SPI_OK_SELECT)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			char	   *type = SPI_getvalue(tup, desc, 1);
-			char	   *id = SPI_getvalue(tup, desc, 2);
+			MemoryContext old = MemoryContextSwitchTo(st->mcxt);
 
-			st->obj_types = lappend(st->obj_types, type ? type : pstrdup(""));
-			st->obj_ids = lappend(st->obj_ids, id ? id : pstrdup(""));
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[i];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+				char	   *type = SPI_getvalue(tup, desc, 1);
+				char	   *id = SPI_getvalue(tup, desc, 2);
+
+				st->obj_types = lappend(st->obj_types, type ? type : pstrdup(""));
+				st->obj_ids = lappend(st->obj_ids, id ? id : pstrdup(""));
+			}
+			MemoryContextSwitchTo(old);
 		}
-		MemoryContextSwitchTo(old);
 	}
+	PG_FINALLY();
+	{
+		wg_rules_internal--;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -19,12 +19,15 @@
  * one dynahash probe on the queryid; only a hit looks further (scope,
  * expiry against the statement's start time, self-lockout exemption,
  * counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
- * leader was checked), statements run by our own management functions
- * and sessions with workload_guard.bypass_rules are not checked.  A
- * statement that calls block_digest, cap_digest or unblock_digest is never
- * refused: it is recognized by the plan's dependency on those functions
- * (PlannedStmt.invalItems, PROCOID hash values), so a rule on the very
- * digest that would lift it cannot lock the operator out.
+ * leader was checked), statements workload_guard runs itself
+ * (wg_rules_internal) and sessions with workload_guard.bypass_rules are not
+ * checked.  A statement that calls block_digest, cap_digest or
+ * unblock_digest is never refused: it is recognized by the plan's
+ * dependency on those functions (PlannedStmt.invalItems, PROCOID hash
+ * values), so a rule on the very digest that would lift it cannot lock the
+ * operator out.  Nor is one that writes a table of ours (the history row a
+ * DDL writes, the disabled-index rule a DROP INDEX deletes): a rule on it
+ * would fail users' DDL through our bookkeeping.
  *
  * Shared memory: one WgRuleCounters per rule key (queryid, role, database;
  * 0 = any) that was hit on this node, in a fixed-size hash.  Locking:
@@ -69,6 +72,7 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "parser/parse_node.h"
+#include "parser/parsetree.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -177,14 +181,18 @@ static int	rules_count = 0;
 static char *rules_dbname = NULL;	/* this database's name, in the cache */
 static uint32 exempt_hashes[WG_MAX_EXEMPT];
 static int	n_exempt = 0;
+static Oid	rules_nsp = InvalidOid;	/* our schema, in the cache */
 
 /* held cap slots */
 static WgHeldSlot held[WG_MAX_HELD];
 int			wg_rules_nheld = 0;
 static bool exit_cb_registered = false;
 
-/* > 0 while our own management functions run their statements */
-static int	rules_internal = 0;
+/*
+ * > 0 while workload_guard runs statements of its own (the management
+ * functions, the DDL history bookkeeping): those are never checked.
+ */
+int			wg_rules_internal = 0;
 
 static bool warned_untracked = false;
 
@@ -280,6 +288,7 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 
 	rules_count = 0;
 	n_exempt = 0;
+	rules_nsp = InvalidOid;
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(WgRuleEntry);
 	ctl.hcxt = cxt;
@@ -292,6 +301,7 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 
 	/* the management functions, by the hash their plans record them with */
 	nsp = get_rel_namespace(relid);
+	rules_nsp = nsp;
 	for (i = 0; i < lengthof(exempt_functions); i++)
 	{
 		CatCList   *list;
@@ -582,12 +592,26 @@ wg_digest_rules_post_parse_analyze(ParseState *pstate, Query *query)
 		(void) JumbleQuery((Query *) inner, pstate->p_sourcetext);
 }
 
-/* does the statement call one of our management functions? */
+/*
+ * Does the statement call one of our management functions, or write one of
+ * our tables (the DDL history row, the disabled-index rule a DROP INDEX
+ * removes)?  A rule on such a digest would make workload_guard fail a
+ * user's DDL through its own bookkeeping, or lock the operator out.
+ * Reading the views stays subject to rules.
+ */
 static bool
 statement_exempt(PlannedStmt *ps)
 {
 	ListCell   *lc;
 	int			i;
+
+	foreach(lc, ps->resultRelations)
+	{
+		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
+
+		if (OidIsValid(rules_nsp) && get_rel_namespace(rte->relid) == rules_nsp)
+			return true;
+	}
 
 	foreach(lc, ps->invalItems)
 	{
@@ -661,7 +685,7 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 	bool		matched = false;
 
 	if (queryid == UINT64CONST(0) || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		IsParallelWorker() || rules_internal > 0 || wg_bypass_rules ||
+		IsParallelWorker() || wg_rules_internal > 0 || wg_bypass_rules ||
 		rules_shared == NULL || !IsTransactionState())
 		return;
 
@@ -917,7 +941,7 @@ rules_as_owner(const RuleArgs *a, bool delete)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
-	rules_internal++;
+	wg_rules_internal++;
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -930,7 +954,7 @@ rules_as_owner(const RuleArgs *a, bool delete)
 	}
 	PG_FINALLY();
 	{
-		rules_internal--;
+		wg_rules_internal--;
 	}
 	PG_END_TRY();
 	AtEOXact_GUC(true, save_nestlevel);

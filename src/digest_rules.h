@@ -18,6 +18,12 @@
  */
 extern bool wg_rules_armed;
 
+/*
+ * > 0 while workload_guard runs statements of its own: no rule applies to
+ * them.  Raise it around SPI calls, and lower it in PG_FINALLY.
+ */
+extern int	wg_rules_internal;
+
 /* cap slots this backend holds right now */
 extern int	wg_rules_nheld;
 
