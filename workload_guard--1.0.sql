@@ -176,12 +176,21 @@ CREATE EVENT TRIGGER workload_guard_ddl_command_end ON ddl_command_end
     EXECUTE FUNCTION ddl_command_end();
 ALTER EVENT TRIGGER workload_guard_ddl_command_end ENABLE ALWAYS;
 
+-- DROP reports its objects here, not to ddl_command_end
+CREATE FUNCTION ddl_sql_drop() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'wg_ddl_sql_drop'
+LANGUAGE C;
+CREATE EVENT TRIGGER workload_guard_ddl_sql_drop ON sql_drop
+    EXECUTE FUNCTION ddl_sql_drop();
+ALTER EVENT TRIGGER workload_guard_ddl_sql_drop ENABLE ALWAYS;
+
 -- Everyone reads the record; nobody but the owner writes it.
 GRANT SELECT ON ddl_history, ddl_rejections TO PUBLIC;
 REVOKE ALL ON FUNCTION trim_ddl_history(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION reset_ddl_rejections() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ddl_table_rewrite() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ddl_command_end() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ddl_sql_drop() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Incident brakes: blocked digests, disabled indexes (src/digest_rules.c,

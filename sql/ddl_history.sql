@@ -21,6 +21,7 @@ SET workload_guard.ddl_bypass = on;
 VACUUM FULL h;
 RESET workload_guard.ddl_bypass;
 ALTER TABLE h ALTER COLUMN w TYPE int;    -- refused: no row
+DROP VIEW hv;                             -- objects from sql_drop
 
 SELECT command_tag, statement, top_level, object_types, object_identities,
        rewrote, rewrite_reason, rules, bypassed

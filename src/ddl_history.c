@@ -88,6 +88,7 @@ static TimestampTz last_trim = 0;
 static bool warned_history = false;
 
 PG_FUNCTION_INFO_V1(wg_ddl_command_end);
+PG_FUNCTION_INFO_V1(wg_ddl_sql_drop);
 PG_FUNCTION_INFO_V1(wg_ddl_rejections);
 PG_FUNCTION_INFO_V1(wg_reset_ddl_rejections);
 PG_FUNCTION_INFO_V1(wg_trim_ddl_history);
@@ -331,8 +332,12 @@ wg_reset_ddl_rejections(PG_FUNCTION_ARGS)
  * ddl_command_end: the objects PostgreSQL reports for the statement
  * ----------------------------------------------------------------
  */
-Datum
-wg_ddl_command_end(PG_FUNCTION_ARGS)
+/*
+ * Adds the (object_type, object_identity) rows of an event trigger query to
+ * the objects of the running DDL.
+ */
+static void
+collect_objects(FunctionCallInfo fcinfo, const char *fname, const char *sql)
 {
 	WgDdlState *st = wg_ddl_current;
 
@@ -340,9 +345,9 @@ wg_ddl_command_end(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" was not called by the event trigger manager",
-						"ddl_command_end")));
+						fname)));
 	if (st == NULL || !st->record)
-		PG_RETURN_VOID();
+		return;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -351,9 +356,7 @@ wg_ddl_command_end(PG_FUNCTION_ARGS)
 	wg_rules_internal++;
 	PG_TRY();
 	{
-		if (SPI_execute("SELECT object_type, object_identity "
-						"FROM pg_catalog.pg_event_trigger_ddl_commands()",
-						true, 0) == SPI_OK_SELECT)
+		if (SPI_execute(sql, true, 0) == SPI_OK_SELECT)
 		{
 			MemoryContext old = MemoryContextSwitchTo(st->mcxt);
 
@@ -376,6 +379,28 @@ wg_ddl_command_end(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
+}
+
+/* ddl_command_end: the objects a DDL created or altered */
+Datum
+wg_ddl_command_end(PG_FUNCTION_ARGS)
+{
+	collect_objects(fcinfo, "ddl_command_end",
+					"SELECT object_type, object_identity "
+					"FROM pg_catalog.pg_event_trigger_ddl_commands()");
+	PG_RETURN_VOID();
+}
+
+/*
+ * sql_drop: the objects a DROP named (not those it dropped by cascade or as
+ * internal dependencies); ddl_command_end reports none for a DROP.
+ */
+Datum
+wg_ddl_sql_drop(PG_FUNCTION_ARGS)
+{
+	collect_objects(fcinfo, "ddl_sql_drop",
+					"SELECT object_type, object_identity "
+					"FROM pg_catalog.pg_event_trigger_dropped_objects() WHERE original");
 	PG_RETURN_VOID();
 }
 
