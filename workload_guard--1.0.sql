@@ -192,6 +192,39 @@ REVOKE ALL ON FUNCTION ddl_table_rewrite() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ddl_sql_drop() FROM PUBLIC;
 
+-- The digest (queryid) of a statement as EXPLAIN VERBOSE computes it: the
+-- number to pass to block_digest() or latency_percentile() before the
+-- statement has even run.  The statement is planned, never executed, with
+-- the caller's privileges.  Constants and $n parameters give different
+-- digests, as they do for pg_stat_statements.
+CREATE FUNCTION queryid_of(statement text) RETURNS bigint
+LANGUAGE plpgsql STRICT VOLATILE
+AS $$
+DECLARE
+    plan json;
+    qid text;
+BEGIN
+    BEGIN
+        EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) ' || statement INTO plan;
+    EXCEPTION WHEN syntax_error THEN
+        -- the position would point into our EXPLAIN, not into the argument
+        RAISE EXCEPTION '%', SQLERRM
+            USING ERRCODE = 'syntax_error',
+                  HINT = 'Pass one statement that EXPLAIN accepts: SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, or CREATE TABLE AS.';
+    END;
+    qid := plan -> 0 -> 'Plan' ->> 'Query Identifier';
+    IF qid IS NULL THEN
+        qid := plan -> 0 ->> 'Query Identifier';
+    END IF;
+    IF qid IS NULL THEN
+        RAISE EXCEPTION 'statement has no query identifier'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Load workload_guard via shared_preload_libraries, or set compute_query_id = on.';
+    END IF;
+    RETURN qid::bigint;
+END
+$$;
+
 ------------------------------------------------------------------------------
 -- Incident brakes: blocked digests, disabled indexes (src/digest_rules.c,
 -- src/index_hide.c, src/config_cache.c)

@@ -7,14 +7,8 @@ CREATE ROLE regress_wg_app;
 GRANT SELECT ON t TO regress_wg_app;
 
 -- the queryid of a statement, as EXPLAIN VERBOSE shows it
-CREATE FUNCTION qid(q text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
-    IF l LIKE 'Query Identifier:%' THEN RETURN substr(l, 19)::bigint; END IF;
-  END LOOP;
-  RETURN NULL;
-END $$;
+CREATE FUNCTION qid(q text) RETURNS bigint LANGUAGE sql
+  AS $$ SELECT workload_guard.queryid_of(q) $$;
 -- run a statement, report how it ended (timestamps masked)
 CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text; msg text; det text; hint text;

@@ -5,14 +5,8 @@ CREATE EXTENSION workload_guard;
 \set VERBOSITY terse
 
 -- the queryid of a statement, as EXPLAIN VERBOSE shows it
-CREATE FUNCTION qid(q text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
-    IF l LIKE 'Query Identifier:%' THEN RETURN substr(l, 19)::bigint; END IF;
-  END LOOP;
-  RETURN NULL;
-END $$;
+CREATE FUNCTION qid(q text) RETURNS bigint LANGUAGE sql
+  AS $$ SELECT workload_guard.queryid_of(q) $$;
 
 -- what ddl_command_end runs (src/ddl_history.c)
 SELECT workload_guard.block_digest(qid(

@@ -27,14 +27,8 @@ FROM workload_guard.statement_latency
 WHERE query LIKE 'SELECT v FROM t%' ORDER BY query;
 
 -- the queryid is the core one: same number as EXPLAIN VERBOSE shows
-CREATE FUNCTION explain_queryid(q text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
-    IF l LIKE 'Query Identifier:%' THEN RETURN substr(l, 19)::bigint; END IF;
-  END LOOP;
-  RETURN NULL;
-END $$;
+CREATE FUNCTION explain_queryid(q text) RETURNS bigint LANGUAGE sql
+  AS $$ SELECT workload_guard.queryid_of(q) $$;
 SELECT count(*) AS same_queryid
 FROM workload_guard.statement_latency
 WHERE queryid = explain_queryid('SELECT v FROM t WHERE id = 1');
@@ -52,6 +46,17 @@ WHERE query LIKE '%AS neg%' OR query LIKE '%AS norm_a' OR query LIKE '%AS norm_b
 -- a statement that failed keeps the text as sent (no scanner after an error)
 SELECT id / 0 AS failing FROM t WHERE id = 5;
 SELECT query FROM workload_guard.statement_latency WHERE query LIKE '%AS failing%';
+
+-- queryid_of(): the digest of a statement without running it
+SELECT workload_guard.queryid_of('SELECT v FROM t WHERE id = 1') =
+       workload_guard.queryid_of('SELECT v FROM t WHERE id = 99') AS constants_ignored;
+SELECT workload_guard.queryid_of('DELETE FROM t') IS NOT NULL AS dml_planned_only,
+       (SELECT count(*) FROM t) AS rows_still_there;
+SELECT workload_guard.queryid_of(NULL) IS NULL AS null_in_null_out;
+\set VERBOSITY terse
+SELECT workload_guard.queryid_of('SELEC 1');
+SELECT workload_guard.queryid_of('VACUUM t');
+\set VERBOSITY default
 
 -- nested statements follow workload_guard.track
 CREATE FUNCTION nested_count() RETURNS bigint LANGUAGE plpgsql AS $$
