@@ -90,11 +90,11 @@
 #include "compat.h"
 #include "config_cache.h"
 #include "digest_rules.h"
+#include "workload_guard.h"
 
 #define WG_RULES_TABLE		"digest_rules"
 #define WG_MAX_HELD			64	/* cap slots held at once by one backend */
 #define WG_MAX_EXEMPT		8
-#define WG_MAX_REASON		1000	/* characters */
 #define WG_MAX_EXPIRY_DAYS	366
 
 /* columns of workload_guard.digest_rules, in order */
@@ -975,14 +975,7 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg)
 	if (!PG_ARGISNULL(reason_arg))
 	{
 		text	   *t = PG_GETARG_TEXT_PP(reason_arg);
-		char	   *s = text_to_cstring(t);
-
-		if (pg_mbstrlen(s) > WG_MAX_REASON)
-			ereport(ERROR,
-					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-					 errmsg("reason is too long"),
-					 errdetail("The reason has %d characters, the most allowed is %d.",
-							   pg_mbstrlen(s), WG_MAX_REASON)));
+		wg_check_reason(text_to_cstring(t));
 		a->reason = t;
 	}
 

@@ -76,7 +76,6 @@
 
 #define WG_IH_SCHEMA	"workload_guard"
 #define WG_IH_TABLE		"disabled_index_rules"
-#define WG_IH_MAX_REASON	1000	/* characters, as for digest rules */
 
 /* columns of workload_guard.disabled_index_rules read by the cache */
 #define Anum_rule_indexrelid	1
@@ -565,16 +564,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 	reason = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	force = PG_GETARG_BOOL(2);
 	if (!PG_ARGISNULL(1))
-	{
-		char	   *s = TextDatumGetCString(reason);
-
-		if (pg_mbstrlen(s) > WG_IH_MAX_REASON)
-			ereport(ERROR,
-					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-					 errmsg("reason is too long"),
-					 errdetail("The reason has %d characters, the most allowed is %d.",
-							   pg_mbstrlen(s), WG_IH_MAX_REASON)));
-	}
+		wg_check_reason(TextDatumGetCString(reason));
 
 	prevent_on_standby("disable_index");
 	cfg = config_relid_or_error();

@@ -8,6 +8,8 @@
 #ifndef WORKLOAD_GUARD_H
 #define WORKLOAD_GUARD_H
 
+#include "mb/pg_wchar.h"
+
 /*
  * Executor/utility nesting depth of the current backend, maintained by the
  * hooks in workload_guard.c (0 = a statement sent by the client).
@@ -16,5 +18,25 @@ extern int	wg_nesting_level;
 
 /* ERROR unless the library was loaded via shared_preload_libraries */
 extern void wg_require_loaded(void);
+
+/*
+ * The reason an operator gives for a rule (block_digest, cap_digest,
+ * disable_index): at most WG_MAX_REASON characters, checked the same way
+ * everywhere.
+ */
+#define WG_MAX_REASON	1000
+
+static inline void
+wg_check_reason(const char *reason)
+{
+	int			len = pg_mbstrlen(reason);
+
+	if (len > WG_MAX_REASON)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("reason is too long"),
+				 errdetail("The reason has %d characters, the most allowed is %d.",
+						   len, WG_MAX_REASON)));
+}
 
 #endif							/* WORKLOAD_GUARD_H */
