@@ -61,11 +61,12 @@ if [ $rc != 0 ]; then
 fi
 
 echo
-echo "logs: $WORK"
 if [ -n "$suites_failed" ]; then
+	echo "logs kept in $WORK"
 	echo "FAILED suites:$suites_failed"
 	echo "$passed passed, $failed failed"
 	exit 1
 fi
+rm -rf "$WORK"			# keep the scratch copy only when something failed
 echo "$passed passed, $failed failed"
 exit 0
