@@ -77,6 +77,9 @@ CREATE INDEX meas_id ON ONLY meas (id);                                   -- ok
 CREATE INDEX CONCURRENTLY meas_2024_id ON meas_2024 (id);                 -- ok
 ALTER INDEX meas_id ATTACH PARTITION meas_2024_id;                        -- ok
 ALTER TABLE meas ALTER COLUMN id TYPE bigint;                             -- refused (partition rewrite)
+\set VERBOSITY default
+DROP INDEX meas_id;                                                       -- refused: no CONCURRENTLY for it
+\set VERBOSITY terse
 
 -- 4. new tables: allowed by default, forbidden by a setting
 SET workload_guard.ddl_new_tables = enforce;

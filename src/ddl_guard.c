@@ -437,6 +437,7 @@ static void
 check_parse_tree_rules(WgDdlState *st)
 {
 	WgDdlClass *c = &st->cls;
+	const char *hint = c->hint;
 
 	if (c->rule == WG_RULE_NONE)
 		return;
@@ -453,6 +454,12 @@ check_parse_tree_rules(WgDdlState *st)
 		{
 			if (!relation_exempt(st, lfirst(lc)))
 			{
+				Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
+
+				/* CONCURRENTLY is no way out there: say what is */
+				if (c->rule == WG_RULE_INDEX && strcmp(c->tag, "DROP INDEX") == 0 &&
+					get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
+					hint = "PostgreSQL cannot drop a partitioned index CONCURRENTLY: drop it at a quiet time with workload_guard.ddl_bypass = on (the lock is taken on every partition).";
 				exempt = false;
 				break;
 			}
@@ -460,7 +467,7 @@ check_parse_tree_rules(WgDdlState *st)
 		if (exempt)
 			return;
 	}
-	apply_rule(st, c->rule, st->relname, c->clause, c->hint);
+	apply_rule(st, c->rule, st->relname, c->clause, hint);
 }
 
 static Oid
