@@ -129,6 +129,15 @@ static const char *const rule_settings[WG_NUM_RULES] = {
 	NULL, "ddl_rewrite", "ddl_validation", "ddl_index", "ddl_new_tables"
 };
 
+/* short descriptions of the per-rule settings */
+static const char *const rule_descriptions[WG_NUM_RULES] = {
+	NULL,
+	"Sets the mode of the rule against statements that rewrite a table.",
+	"Sets the mode of the rule against constraint validation under a strong lock.",
+	"Sets the mode of the rule that indexes on existing tables are built and dropped CONCURRENTLY.",
+	"Sets the mode of the rule against creating permanent tables."
+};
+
 void
 wg_ddl_define_gucs(void)
 {
@@ -137,22 +146,12 @@ wg_ddl_define_gucs(void)
 							 "Caps every rule's own setting: warn turns refusals into warnings, off disables all rules.",
 							 &wg_ddl_mode, WG_MODE_ENFORCE, mode_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomEnumVariable("workload_guard.ddl_rewrite",
-							 "Sets the mode of the rule against statements that rewrite a table.",
-							 NULL, &wg_rule_mode[WG_RULE_REWRITE], WG_MODE_ENFORCE,
-							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomEnumVariable("workload_guard.ddl_validation",
-							 "Sets the mode of the rule against constraint validation under a strong lock.",
-							 NULL, &wg_rule_mode[WG_RULE_VALIDATION], WG_MODE_ENFORCE,
-							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomEnumVariable("workload_guard.ddl_index",
-							 "Sets the mode of the rule that indexes on existing tables are built and dropped CONCURRENTLY.",
-							 NULL, &wg_rule_mode[WG_RULE_INDEX], WG_MODE_ENFORCE,
-							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomEnumVariable("workload_guard.ddl_new_tables",
-							 "Sets the mode of the rule against creating permanent tables.",
-							 NULL, &wg_rule_mode[WG_RULE_NEW_TABLE], WG_MODE_OFF,
-							 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	/* one setting per rule; defaults are the initial values of wg_rule_mode */
+	for (int rule = 1; rule < WG_NUM_RULES; rule++)
+		DefineCustomEnumVariable(psprintf("workload_guard.%s", rule_settings[rule]),
+								 rule_descriptions[rule], NULL,
+								 &wg_rule_mode[rule], wg_rule_mode[rule],
+								 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("workload_guard.ddl_bypass",
 							 "Lets schema changes that break a rule run; they are recorded as bypassed.",
 							 NULL, &wg_ddl_bypass, false,
@@ -330,13 +329,6 @@ apply_rule(WgDdlState *st, WgDdlRule rule, const char *relname,
 			 errhint("%s", hint)));
 }
 
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /*
  * SET NOT NULL scans nothing when the column is NOT NULL already or a
  * validated CHECK constraint proves it (tablecmds.c,
@@ -410,7 +402,7 @@ relation_exempt(WgDdlState *st, RangeVar *rv)
 
 	if (!OidIsValid(relid))
 		return true;
-	st->relname = qualified_name(relid);
+	st->relname = wg_qualified_name(relid);
 	if (relation_is_new(relid))
 		return true;
 	if (c->relation_is_index)
@@ -891,7 +883,7 @@ wg_ddl_table_rewrite(PG_FUNCTION_ARGS)
 	if (relation_is_new(relid))
 		PG_RETURN_VOID();
 
-	relname = qualified_name(relid);
+	relname = wg_qualified_name(relid);
 	st->relname = MemoryContextStrdup(st->mcxt, relname);
 	apply_rule(st, WG_RULE_REWRITE, relname, clause, hint);
 	PG_RETURN_VOID();

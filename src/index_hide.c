@@ -333,13 +333,6 @@ prevent_on_standby(const char *func)
 				 errhint("Call workload_guard.%s() on the primary server.", func)));
 }
 
-static char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /*
  * Check that indexoid is an existing index and lock it and its table for the
  * rest of the transaction (table first, as DROP INDEX does), so that a
@@ -470,7 +463,7 @@ check_constraints(Oid indexoid, List *tree)
 {
 	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		values[1] = {oid_list_array(tree)};
-	char	   *idx = qualified_name(indexoid);
+	char	   *idx = wg_qualified_name(indexoid);
 	char	   *contype,
 			   *conname,
 			   *conrel,
@@ -601,7 +594,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 
 	values[0] = ObjectIdGetDatum(indexoid);
 	values[1] = ObjectIdGetDatum(heapoid);
-	values[2] = CStringGetTextDatum(qualified_name(indexoid));
+	values[2] = CStringGetTextDatum(wg_qualified_name(indexoid));
 	values[3] = CStringGetTextDatum(who);
 	values[4] = reason;
 	if (PG_ARGISNULL(1))
@@ -625,7 +618,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 	else
 		ereport(NOTICE,
 				(errmsg("index \"%s\" is already disabled, nothing changed",
-						qualified_name(indexoid))));
+						wg_qualified_name(indexoid))));
 	PG_RETURN_BOOL(inserted);
 }
 
@@ -689,7 +682,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("index \"%s\" is disabled through partitioned index \"%s\"",
-						qualified_name(indexoid), parent),
+						wg_qualified_name(indexoid), parent),
 				 errhint("Enable \"%s\" to enable the indexes of all its partitions, or detach the partition.",
 						 parent)));
 	SPI_finish();
@@ -699,7 +692,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 	else
 		ereport(NOTICE,
 				(errmsg("index \"%s\" is not disabled, nothing changed",
-						qualified_name(indexoid))));
+						wg_qualified_name(indexoid))));
 	PG_RETURN_BOOL(deleted);
 }
 
@@ -840,7 +833,7 @@ move_rules(List *saved, Oid cfg)
 
 		values[0] = ObjectIdGetDatum(s->indexoid);
 		values[1] = ObjectIdGetDatum(newoid);
-		values[2] = CStringGetTextDatum(qualified_name(newoid));
+		values[2] = CStringGetTextDatum(wg_qualified_name(newoid));
 		if (SPI_execute_with_args("UPDATE " WG_IH_SCHEMA "." WG_IH_TABLE
 								  "   SET indexrelid = $2, index_name = $3"
 								  " WHERE indexrelid = $1",

@@ -9,6 +9,8 @@
 #define WORKLOAD_GUARD_H
 
 #include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 /*
  * Executor/utility nesting depth of the current backend, maintained by the
@@ -37,6 +39,14 @@ wg_check_reason(const char *reason)
 				 errmsg("reason is too long"),
 				 errdetail("The reason has %d characters, the most allowed is %d.",
 						   len, WG_MAX_REASON)));
+}
+
+/* "schema"."relation", quoted where needed, for messages and records */
+static inline char *
+wg_qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
 }
 
 #endif							/* WORKLOAD_GUARD_H */
