@@ -259,14 +259,12 @@ wg_digest_rules_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* every shared structure is created by the same shmem_startup hook */
 static void
 check_loaded(void)
 {
-	if (!rules_shared || !rules_counters)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("workload_guard must be loaded via shared_preload_libraries"),
-				 errhint("Add workload_guard to shared_preload_libraries and restart the server.")));
+	wg_require_loaded();
+	Assert(rules_shared && rules_counters);
 }
 
 /* ----------------------------------------------------------------
