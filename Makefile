@@ -10,7 +10,7 @@
 
 EXTENSION  = workload_guard
 MODULE_big = workload_guard
-DATA       = workload_guard--1.0.sql
+DATA       = workload_guard--1.0.sql workload_guard--1.0--1.1.sql
 PGFILEDESC = "workload_guard - tail latency, DDL discipline and incident brakes"
 
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -21,16 +21,17 @@ PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 # Every suite boots its own preloaded server (pg_cron's pattern), so
 # "make installcheck" needs no running cluster.
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
+REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
 ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check_iso \
                  --inputdir=test/isolation --outputdir=output_iso
 TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 
-# PostgreSQL 15 by default; override with PG_CONFIG=... for another major.
-PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+# PG_CONFIG from the environment or the command line, else pg_config on PATH,
+# else Debian 12's PostgreSQL 15 (PGXS users' expectation).
+PG_CONFIG ?= $(firstword $(shell command -v pg_config) $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
@@ -50,10 +51,10 @@ EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
 
 .PHONY: demo test bench
 demo:
-	bash test/demo.sh
+	bash scripts/demo.sh
 
 test:
-	bash test/run_all.sh
+	bash scripts/run_all.sh
 
 bench:
 	bash test/bench/callgrind.sh

@@ -34,8 +34,8 @@ PROFILE=${BENCH_PROFILE:-1}
 die() { echo "bench: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (it installs valgrind and runs postgres as the postgres user)"
-WG_WITH_BENCH=1 bash test/deps.sh || die "could not install dependencies"
-. test/env.sh
+WG_WITH_BENCH=1 bash scripts/deps.sh || die "could not install dependencies"
+. scripts/env.sh
 command -v valgrind >/dev/null || die "valgrind not found"
 id postgres >/dev/null 2>&1 || die "no postgres user"
 

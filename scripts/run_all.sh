@@ -6,8 +6,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-bash test/deps.sh || { echo "FAILED: could not install dependencies"; exit 1; }
-. test/env.sh
+bash scripts/deps.sh || { echo "FAILED: could not install dependencies"; exit 1; }
+. scripts/env.sh
 
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null || { echo "FAILED: build"; exit 1; }
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || { echo "FAILED: install"; exit 1; }

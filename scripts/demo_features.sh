@@ -1,4 +1,4 @@
-# Sourced by test/demo.sh once the workload ran: the schema-change guard,
+# Sourced by scripts/demo.sh once the workload ran: the schema-change guard,
 # DDL history, soft-disabled indexes and incident brakes on the same server.
 
 title "schema-change guard: a rewriting ALTER and a blocking CREATE INDEX are refused"

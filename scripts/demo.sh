@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-bash test/deps.sh
-. test/env.sh
+bash scripts/deps.sh
+. scripts/env.sh
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 
@@ -103,8 +103,8 @@ SELECT round(workload_guard.latency_percentile(queryid, 0.999)::numeric, 3) AS r
 FROM workload_guard.statement_latency WHERE query LIKE 'SELECT bid, count(*)%' LIMIT 1" \
 	-c "SELECT * FROM workload_guard.latency_info"
 
-if [ -f test/demo_features.sh ]; then
-	. test/demo_features.sh
+if [ -f scripts/demo_features.sh ]; then
+	. scripts/demo_features.sh
 fi
 
 title "done: server stopped, data in $DATA"
