@@ -2,6 +2,11 @@
 # make test: install dependencies, build, install, then run every suite
 # (pg_regress, isolation, TAP) as the postgres user in a scratch copy of
 # the tree, and finish with "N passed, N failed".
+#
+# For everyday work a subset can be run: WG_REGRESS, WG_ISOLATION and WG_TAP
+# name the tests of each suite to run ("none" skips the suite), e.g.
+#   WG_REGRESS=digest_rules WG_ISOLATION=none WG_TAP=none make test
+#   WG_REGRESS=none WG_ISOLATION=none WG_TAP=test/t/003_ddl_standby.pl make test
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -41,13 +46,25 @@ run_suite() {
 	return 0
 }
 
-run_suite pg_regress regress.log regression.diffs ISOLATION= TAP_TESTS=
-run_suite isolation isolation.log output_iso/regression.diffs REGRESS= TAP_TESTS=
+# subset selection: make's command-line variables override the Makefile's
+sel() { [ -n "${2:-}" ] && { [ "$2" = none ] && echo "$1=" || echo "$1=$2"; } || true; }
+REG_SEL=$(sel REGRESS "${WG_REGRESS:-}")
+ISO_SEL=$(sel ISOLATION "${WG_ISOLATION:-}")
+TAP_SEL=$(sel PROVE_TESTS "${WG_TAP:-}")
 
+[ "${WG_REGRESS:-}" != none ] &&
+	run_suite pg_regress regress.log regression.diffs ISOLATION= TAP_TESTS= $REG_SEL
+[ "${WG_ISOLATION:-}" != none ] &&
+	run_suite isolation isolation.log output_iso/regression.diffs REGRESS= TAP_TESTS= $ISO_SEL
+
+rc=0
+: > "$WORK/tap.log"
+if [ "${WG_TAP:-}" != none ]; then
 echo "== TAP"
-run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= \
+run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= $TAP_SEL \
 	> "$WORK/tap.log" 2>&1
 rc=$?
+fi
 grep -vE "^\s*$" "$WORK/tap.log" | grep -E "^t/|^test/|\.\. |Result|Files=|not ok|Failed" || true
 p=$(grep -cE "^test/t/.*\.pl \.+ ok" "$WORK/tap.log")
 f=$(grep -cE "^test/t/.*\.pl \.+ .*(Failed|Dubious|not ok)" "$WORK/tap.log")
