@@ -2,7 +2,11 @@
 #
 #   make            build            make install   install into pg_config's tree
 #   make demo       throwaway server + workload + views (installs its own deps)
-#   make test       every test suite (installs its own deps), pass/fail summary
+#   make test       every test suite (installs its own deps), pass/fail summary,
+#                   on the PostgreSQL of PG_CONFIG (the machine's own 15)
+#   make test-all   the same suites on 15, 17, 18 and 19 (Debian chroots,
+#                   created and cached by scripts/chroot.sh); PG=17 make test
+#                   for one major
 #   make bench      callgrind instructions per statement vs pg_stat_statements
 #
 # Sources, regression tests, isolation specs and TAP tests are picked up by
@@ -49,12 +53,19 @@ endif
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
               regression.out demo_data
 
-.PHONY: demo test bench
+.PHONY: demo test test-all bench
 demo:
 	bash scripts/demo.sh
 
 test:
+ifeq ($(PG),)
 	bash scripts/run_all.sh
+else
+	WG_MAJORS="$(PG)" bash scripts/test_all.sh
+endif
+
+test-all:
+	bash scripts/test_all.sh
 
 bench:
 	bash test/bench/callgrind.sh

@@ -11,7 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-bash scripts/deps.sh || { echo "FAILED: could not install dependencies"; exit 1; }
+# WG_SKIP_DEPS=1: the caller installed them (scripts/chroot.sh does)
+[ "${WG_SKIP_DEPS:-0}" = 1 ] || bash scripts/deps.sh ||
+	{ echo "FAILED: could not install dependencies"; exit 1; }
 . scripts/env.sh
 
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null || { echo "FAILED: build"; exit 1; }
