@@ -30,6 +30,9 @@
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
 
 #include "ddl_classify.h"
 
@@ -214,25 +217,51 @@ classify_explain(ExplainStmt *stmt, WgDdlClass *out)
 void
 wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 {
+	RangeVar   *rewritten;
+	bool		rewrite_concurrently;
+
 	memset(out, 0, sizeof(*out));
 	out->tag = GetCommandTagName(CreateCommandTag(parsetree));
+
+	/*
+	 * CLUSTER and VACUUM FULL (one REPACK statement from PostgreSQL 19 on:
+	 * see compat.h) keep their own tags and rules on every version.
+	 */
+	switch (wg_rewrite_command(parsetree, &rewritten, &rewrite_concurrently))
+	{
+		case WG_REWRITE_VACUUM_FULL:
+			out->is_ddl = true;
+			out->tag = "VACUUM";
+			set_rule(out, WG_RULE_REWRITE, rewritten,
+					 "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock",
+					 "Use plain VACUUM, or pg_repack for an online rewrite. " HINT_BYPASS);
+			return;
+		case WG_REWRITE_CLUSTER:
+			out->is_ddl = true;
+			out->tag = "CLUSTER";
+			set_rule(out, WG_RULE_REWRITE, rewritten,
+					 "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock",
+					 "Use pg_repack for an online reorder. " HINT_BYPASS);
+			return;
+		case WG_REWRITE_REPACK:
+			out->is_ddl = true;
+			out->concurrently = rewrite_concurrently;
+			if (!rewrite_concurrently)
+				set_rule(out, WG_RULE_REWRITE, rewritten,
+						 "REPACK rewrites the table under an ACCESS EXCLUSIVE lock",
+						 "Use REPACK CONCURRENTLY, or pg_repack for an online rewrite. " HINT_BYPASS);
+			else
+				out->relation = rewritten;
+			return;
+		case WG_REWRITE_NONE:
+			break;
+	}
 
 	switch (nodeTag(parsetree))
 	{
 		case T_VacuumStmt:
-			{
-				VacuumStmt *stmt = (VacuumStmt *) parsetree;
-
-				/* plain VACUUM and ANALYZE are maintenance, not DDL */
-				if (!stmt->is_vacuumcmd || !option_true(stmt->options, "full"))
-					return;
-				out->is_ddl = true;
-				set_rule(out, WG_RULE_REWRITE,
-						 stmt->rels ? linitial_node(VacuumRelation, stmt->rels)->relation : NULL,
-						 "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock",
-						 "Use plain VACUUM, or pg_repack for an online rewrite. " HINT_BYPASS);
-				return;
-			}
+			/* plain VACUUM and ANALYZE are maintenance, not DDL */
+			return;
 		case T_ReindexStmt:
 			{
 				ReindexStmt *stmt = (ReindexStmt *) parsetree;
@@ -280,11 +309,6 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 			set_rule(out, WG_RULE_REWRITE, NULL,
 					 "ALTER TABLE ALL IN TABLESPACE copies every table it moves",
 					 "Move tables one at a time in a maintenance window. " HINT_BYPASS);
-			break;
-		case T_ClusterStmt:
-			set_rule(out, WG_RULE_REWRITE, ((ClusterStmt *) parsetree)->relation,
-					 "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock",
-					 "Use pg_repack for an online reorder. " HINT_BYPASS);
 			break;
 		case T_RefreshMatViewStmt:
 			{

@@ -63,7 +63,6 @@
 #include "pgstat.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
-#include "storage/sinvaladt.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -72,6 +71,7 @@
 #include "utils/rel.h"
 #include "utils/timeout.h"
 
+#include "compat.h"
 #include "ddl_classify.h"
 #include "ddl_guard.h"
 #include "workload_guard.h"
@@ -583,7 +583,7 @@ wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 			char		buf[32];
 
 			snprintf(buf, sizeof(buf), "%d", lock_ms);
-			st->lxid = MyProc->lxid;
+			st->lxid = wg_my_lxid();
 			st->guc_level = NewGUCNestLevel();
 			(void) set_config_option("lock_timeout", buf, PGC_USERSET,
 									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
@@ -655,7 +655,7 @@ wg_ddl_end(WgDdlState *st)
 	 * Restore lock_timeout, unless the statement committed inside itself
 	 * (then that commit popped our level already).
 	 */
-	if (st->guc_level > 0 && MyProc->lxid == st->lxid)
+	if (st->guc_level > 0 && wg_my_lxid() == st->lxid)
 		AtEOXact_GUC(true, st->guc_level);
 	st->guc_level = 0;
 
@@ -679,7 +679,7 @@ describe_blockers(WgDdlState *st)
 	initStringInfo(&buf);
 	for (int i = 0; i < n && VirtualTransactionIdIsValid(vxids[i]); i++)
 	{
-		PGPROC	   *proc = BackendIdGetProc(vxids[i].backendId);
+		PGPROC	   *proc = wg_vxid_proc(vxids[i]);
 		int			pid;
 		bool		found = false;
 
@@ -691,7 +691,7 @@ describe_blockers(WgDdlState *st)
 		appendStringInfo(&buf, "pid %d", pid);
 		for (int b = 1; b <= pgstat_fetch_stat_numbackends(); b++)
 		{
-			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(b);
+			LocalPgBackendStatus *l = wg_local_beentry(b);
 
 			if (l == NULL || l->backendStatus.st_procpid != pid)
 				continue;

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "access/parallel.h"
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "executor/executor.h"
@@ -54,6 +55,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parser.h"
+#include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
@@ -64,6 +66,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "histogram.h"
@@ -506,9 +509,9 @@ wg_latency_shmem_startup(void)
 	info.entrysize = sizeof(WgHashEntry);
 	info.hash = wg_key_hash;
 	info.match = wg_key_match;
-	wg_hash = ShmemInitHash("workload_guard latency hash",
-							wg_max_statements, wg_max_statements,
-							&info, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
+	wg_hash = wg_shmem_init_hash("workload_guard latency hash",
+								 wg_max_statements, &info,
+								 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
 
 	LWLockRelease(AddinShmemInitLock);
 
@@ -835,7 +838,7 @@ clock_ns(void)
 }
 
 void
-wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
+wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level)
 {
 	if (query->utilityStmt != NULL && level < WG_MAX_PLAN_LEVELS)
 	{
@@ -858,7 +861,7 @@ wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
 	pending_norm[level].stmt_len = query->stmt_len;
 	pending_norm[level].first_param = jstate->highest_extern_param_id;
 	pending_norm[level].nlocs = jstate->clocations_count;
-	pending_norm[level].lex.standard_conforming_strings = standard_conforming_strings;
+	pending_norm[level].lex.standard_conforming_strings = wg_standard_conforming_strings();
 	pending_norm[level].lex.backslash_quote = backslash_quote;
 	memcpy(pending_norm[level].locs, jstate->clocations,
 		   sizeof(LocationLen) * jstate->clocations_count);

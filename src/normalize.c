@@ -53,9 +53,8 @@ fill_in_constant_lengths(LocationLen *locs, int nlocs, const char *query,
 		qsort(locs, nlocs, sizeof(LocationLen), comp_location);
 
 	yyscanner = scanner_init(query, &yyextra, &ScanKeywords, ScanKeywordTokens);
-	yyextra.escape_string_warning = false;
 	/* tokenize as the parse did, whatever the settings are now */
-	yyextra.standard_conforming_strings = lex->standard_conforming_strings;
+	wg_scanner_set_strings(yyextra, lex->standard_conforming_strings);
 	yyextra.backslash_quote = lex->backslash_quote;
 
 	for (i = 0; i < nlocs; i++)
