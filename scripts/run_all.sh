@@ -50,20 +50,21 @@ run_suite() {
 
 # subset selection: make's command-line variables override the Makefile's
 sel() { [ -n "${2:-}" ] && { [ "$2" = none ] && echo "$1=" || echo "$1=$2"; } || true; }
+# (one word each, so that "WG_REGRESS='a b'" selects two tests)
 REG_SEL=$(sel REGRESS "${WG_REGRESS:-}")
 ISO_SEL=$(sel ISOLATION "${WG_ISOLATION:-}")
 TAP_SEL=$(sel PROVE_TESTS "${WG_TAP:-}")
 
 [ "${WG_REGRESS:-}" != none ] &&
-	run_suite pg_regress regress.log regression.diffs ISOLATION= TAP_TESTS= $REG_SEL
+	run_suite pg_regress regress.log regression.diffs ISOLATION= TAP_TESTS= ${REG_SEL:+"$REG_SEL"}
 [ "${WG_ISOLATION:-}" != none ] &&
-	run_suite isolation isolation.log output_iso/regression.diffs REGRESS= TAP_TESTS= $ISO_SEL
+	run_suite isolation isolation.log output_iso/regression.diffs REGRESS= TAP_TESTS= ${ISO_SEL:+"$ISO_SEL"}
 
 rc=0
 : > "$WORK/tap.log"
 if [ "${WG_TAP:-}" != none ]; then
 echo "== TAP"
-run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= $TAP_SEL \
+run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= ${TAP_SEL:+"$TAP_SEL"} \
 	> "$WORK/tap.log" 2>&1
 rc=$?
 fi

@@ -131,6 +131,23 @@ typedef uint64 WgQueryId;
 #define WG_NO_QUERYID	((WgQueryId) 0)
 
 /*
+ * What a recorded location of JumbleState.clocations is.  From PostgreSQL 18
+ * the jumble records a list of constants as one squashed location covering
+ * the list (commits 62d712ecf, c2da1a5d6: "IN (1, 2, 3)" and "IN (1, 2)"
+ * share a queryid), and PARAM_EXTERN parameters too (LocationLen.squashed,
+ * .extern_param).  A normalizer writes a squashed list as one $n followed by
+ * a ", ... " comment, as pg_stat_statements does, and leaves parameters as
+ * written.
+ */
+#if PG_VERSION_NUM >= 180000
+#define wg_location_is_param(loc)		((loc)->extern_param)
+#define wg_location_is_squashed(loc)	((loc)->squashed)
+#else
+#define wg_location_is_param(loc)		false
+#define wg_location_is_squashed(loc)	false
+#endif
+
+/*
  * ExecutorRun lost its execute_once argument in PostgreSQL 18 (commit
  * 3eea7a0c97).  ExecutorStart_hook still returns void in 18 and 19: commit
  * 525392d572 made it return bool during 18's development, and that was

@@ -525,6 +525,24 @@ statement_has_secret(Node *stmt)
 	return false;
 }
 
+/*
+ * The schema of a table a statement creates.  An unqualified CREATE SCHEMA
+ * element is created in the new schema: up to PostgreSQL 18 parse analysis
+ * qualifies the element's name with it, 19 leaves it unqualified and relies
+ * on the search path CREATE SCHEMA sets for its elements.  Looking the
+ * schema up shows the same name on every version.
+ */
+static const char *
+new_table_schema(const WgDdlClass *cls, ProcessUtilityContext context)
+{
+	RangeVar   *rv = cls->relation;
+
+	if (rv->schemaname != NULL || cls->rule != WG_RULE_NEW_TABLE ||
+		cls->temp || context != PROCESS_UTILITY_SUBCOMMAND)
+		return rv->schemaname;
+	return get_namespace_name(RangeVarGetCreationNamespace(rv));
+}
+
 WgDdlState *
 wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 			 ProcessUtilityContext context)
@@ -559,7 +577,7 @@ wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 		st->statement = statement_slice(queryString, pstmt->stmt_location,
 										pstmt->stmt_len);
 	if (cls.relation)
-		st->relname = quote_qualified_identifier(cls.relation->schemaname,
+		st->relname = quote_qualified_identifier(new_table_schema(&cls, context),
 												 cls.relation->relname);
 	st->current_user = GetUserId();
 	st->outermost = (wg_ddl_current == NULL);

@@ -840,6 +840,8 @@ clock_ns(void)
 void
 wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level)
 {
+	int			n;
+
 	if (query->utilityStmt != NULL && level < WG_MAX_PLAN_LEVELS)
 	{
 		pending_utility[level].queryid = query->queryId;
@@ -860,11 +862,14 @@ wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level
 	pending_norm[level].stmt_location = query->stmt_location;
 	pending_norm[level].stmt_len = query->stmt_len;
 	pending_norm[level].first_param = jstate->highest_extern_param_id;
-	pending_norm[level].nlocs = jstate->clocations_count;
 	pending_norm[level].lex.standard_conforming_strings = wg_standard_conforming_strings();
 	pending_norm[level].lex.backslash_quote = backslash_quote;
-	memcpy(pending_norm[level].locs, jstate->clocations,
-		   sizeof(LocationLen) * jstate->clocations_count);
+	/* the statement's own parameters stay as written (compat.h) */
+	n = 0;
+	for (int i = 0; i < jstate->clocations_count; i++)
+		if (!wg_location_is_param(&jstate->clocations[i]))
+			pending_norm[level].locs[n++] = jstate->clocations[i];
+	pending_norm[level].nlocs = n;
 }
 
 void
