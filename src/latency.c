@@ -238,6 +238,7 @@ digest_init(WgDigest *d, const WgLatencyKey *key, TimestampTz since)
 	d->key = *key;
 	d->in_use = true;
 	d->query_len = 0;
+	d->encoding = GetDatabaseEncoding();
 	d->query[0] = '\0';
 	d->stats_since = since;
 	d->calls_at_sweep = 0;
@@ -392,6 +393,26 @@ wg_latency_digest_enter(const WgLatencyKey *key, TimestampTz since)
 	digest_init(&wg_lat->digests[slot], key, since);
 	return &wg_lat->digests[slot];
 }
+int64
+wg_latency_store_remove(bool all, uint64 queryid)
+{
+	int64		removed = 0;
+	int			i;
+
+	for (i = 0; i < wg_lat->max_digests; i++)
+	{
+		WgDigest   *d = &wg_lat->digests[i];
+
+		if (!d->in_use || (!all && d->key.queryid != queryid))
+			continue;
+		hash_search(wg_lat_hash, &d->key, HASH_REMOVE, NULL);
+		d->in_use = false;
+		wg_lat->free_slots[wg_lat->nfree++] = i;
+		removed++;
+	}
+	return removed;
+}
+
 void
 wg_latency_shmem_startup(void)
 {
@@ -574,6 +595,7 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 		{
 			memcpy(d->query, text, text_len + 1);
 			d->query_len = text_len;
+			d->encoding = GetDatabaseEncoding();
 		}
 		digest_add(d, ns, now_ns, bucket, range, failed, canceled);
 	}

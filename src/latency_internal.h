@@ -43,6 +43,7 @@ typedef struct WgDigest
 	WgLatencyKey key;
 	bool		in_use;
 	int			query_len;
+	int			encoding;		/* of query: its database's encoding */
 	TimestampTz stats_since;
 	uint64		calls_at_sweep; /* clock sweep bookkeeping (exclusive lock) */
 
@@ -88,6 +89,10 @@ extern bool wg_save;
 
 /* find or create a digest; caller holds wg_lat->lock exclusively */
 extern WgDigest *wg_latency_digest_enter(const WgLatencyKey *key, TimestampTz since);
+
+/* remove every digest (all) or those of one queryid; caller holds the
+ * lock exclusively (or runs alone); returns how many were removed */
+extern int64 wg_latency_store_remove(bool all, uint64 queryid);
 
 /* persistence (latency_file.c) */
 extern void wg_latency_file_load(void);

@@ -398,23 +398,12 @@ wg_reset_latency(PG_FUNCTION_ARGS)
 {
 	bool		all = PG_ARGISNULL(0);
 	uint64		queryid = all ? 0 : (uint64) PG_GETARG_INT64(0);
-	int64		removed = 0;
-	int			i;
+	int64		removed;
 
 	check_loaded();
 
 	LWLockAcquire(wg_lat->lock, LW_EXCLUSIVE);
-	for (i = 0; i < wg_lat->max_digests; i++)
-	{
-		WgDigest   *d = &wg_lat->digests[i];
-
-		if (!d->in_use || (!all && d->key.queryid != queryid))
-			continue;
-		hash_search(wg_lat_hash, &d->key, HASH_REMOVE, NULL);
-		d->in_use = false;
-		wg_lat->free_slots[wg_lat->nfree++] = i;
-		removed++;
-	}
+	removed = wg_latency_store_remove(all, queryid);
 	if (all)
 	{
 		wg_lat->stats_reset = GetCurrentTimestamp();
