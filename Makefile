@@ -7,6 +7,8 @@
 #   make test-all   the same suites on 15, 17, 18 and 19 (Debian chroots,
 #                   created and cached by scripts/chroot.sh); PG=17 make test
 #                   for one major
+#   make test-sanitize  the same against an assert-enabled PostgreSQL, server
+#                   and extension built with ASan+UBSan (WG_SANITIZE_PG=18|15)
 #   make bench      callgrind instructions per statement vs pg_stat_statements
 #
 # Sources, regression tests, isolation specs and TAP tests are picked up by
@@ -22,6 +24,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers
+# extra compiler flags, e.g. sanitizers (make test-sanitize sets them)
+PG_CFLAGS  += $(WG_EXTRA_CFLAGS)
 
 # Every suite boots its own preloaded server (pg_cron's pattern), so
 # "make installcheck" needs no running cluster.
@@ -57,7 +61,7 @@ endif
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
               regression.out demo_data
 
-.PHONY: demo test test-all bench
+.PHONY: demo test test-all test-sanitize bench
 demo:
 	bash scripts/demo.sh
 
@@ -70,6 +74,9 @@ endif
 
 test-all:
 	bash scripts/test_all.sh
+
+test-sanitize:
+	bash scripts/sanitize.sh
 
 bench:
 	bash test/bench/callgrind.sh

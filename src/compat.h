@@ -25,7 +25,6 @@
 
 #include "postgres.h"
 
-#include "commands/defrem.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "optimizer/pathnode.h"
@@ -274,53 +273,40 @@ wg_next_result_relation(PlannedStmt *ps, int *state)
 }
 
 /*
- * The commands that rewrite a whole table for maintenance.  Up to 18 they are
- * ClusterStmt (CLUSTER) and VacuumStmt with the FULL option; PostgreSQL 19
- * parses both, and its new REPACK command, into one RepackStmt
- * (nodes/parsenodes.h: RepackCommand).  Returns which one the statement is
- * (WG_REWRITE_NONE for anything else, plain VACUUM and ANALYZE included) and
- * sets *relation to the table it names (NULL: every table); *concurrently
- * is set when the command was asked not to block (REPACK's CONCURRENTLY).
- * The caller reports CLUSTER and VACUUM FULL under the same command tag on
- * every version.
+ * VACUUM, CLUSTER and REPACK: the maintenance commands that may rewrite a
+ * whole table.  Up to 18 they are VacuumStmt (a rewrite with the FULL option)
+ * and ClusterStmt; PostgreSQL 19 parses CLUSTER, VACUUM FULL and its new
+ * REPACK command into one RepackStmt (nodes/parsenodes.h: RepackCommand).
+ * Returns which one the statement is (WG_REWRITE_NONE for anything else,
+ * ANALYZE included), sets *relation to the table it names (NULL: every
+ * table) and *options to its option list (DefElems: FULL, CONCURRENTLY),
+ * which the caller reads as the command does.  The caller reports CLUSTER
+ * and VACUUM FULL under the same command tag on every version.
  */
 typedef enum WgRewriteCommand
 {
 	WG_REWRITE_NONE = 0,
-	WG_REWRITE_CLUSTER,
+	WG_REWRITE_VACUUM,			/* VACUUM: a rewrite if FULL */
 	WG_REWRITE_VACUUM_FULL,
+	WG_REWRITE_CLUSTER,
 	WG_REWRITE_REPACK,
 } WgRewriteCommand;
 
-static inline bool
-wg_option_true(List *options, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *opt = lfirst_node(DefElem, lc);
-
-		if (strcmp(opt->defname, name) == 0)
-			return defGetBoolean(opt);
-	}
-	return false;
-}
-
 static inline WgRewriteCommand
-wg_rewrite_command(Node *parsetree, RangeVar **relation, bool *concurrently)
+wg_rewrite_command(Node *parsetree, RangeVar **relation, List **options)
 {
 	*relation = NULL;
-	*concurrently = false;
+	*options = NIL;
 	if (IsA(parsetree, VacuumStmt))
 	{
 		VacuumStmt *stmt = (VacuumStmt *) parsetree;
 
-		if (!stmt->is_vacuumcmd || !wg_option_true(stmt->options, "full"))
+		if (!stmt->is_vacuumcmd)
 			return WG_REWRITE_NONE;
 		if (stmt->rels)
 			*relation = linitial_node(VacuumRelation, stmt->rels)->relation;
-		return WG_REWRITE_VACUUM_FULL;
+		*options = stmt->options;
+		return WG_REWRITE_VACUUM;
 	}
 #if PG_VERSION_NUM >= 190000
 	if (IsA(parsetree, RepackStmt))
@@ -329,7 +315,7 @@ wg_rewrite_command(Node *parsetree, RangeVar **relation, bool *concurrently)
 
 		if (stmt->relation)
 			*relation = stmt->relation->relation;
-		*concurrently = wg_option_true(stmt->params, "concurrently");
+		*options = stmt->params;
 		switch (stmt->command)
 		{
 			case REPACK_COMMAND_CLUSTER:
@@ -337,7 +323,7 @@ wg_rewrite_command(Node *parsetree, RangeVar **relation, bool *concurrently)
 			case REPACK_COMMAND_VACUUMFULL:
 				return WG_REWRITE_VACUUM_FULL;
 			case REPACK_COMMAND_REPACK:
-				return WG_REWRITE_REPACK;
+				break;
 		}
 		return WG_REWRITE_REPACK;
 	}

@@ -63,23 +63,29 @@ set_rule(WgDdlClass *out, WgDdlRule rule, RangeVar *rel, const char *clause,
 	out->hint = hint;
 }
 
-/* DefElem list option (VACUUM, REINDEX, EXPLAIN) set to true? */
-static bool
-option_true(List *options, const char *name)
+/*
+ * A boolean option of a DefElem list (VACUUM, REINDEX, EXPLAIN, CLUSTER),
+ * read the way the command itself reads it (ExecVacuum, ExecReindex,
+ * ParseExplainOptionList): every occurrence is parsed in order with
+ * defGetBoolean, so the last one wins, no value means true, and on/off,
+ * true/false, 1/0 are accepted (anything else is the command's own error).
+ * Names are compared exactly, as the commands do: the grammar folds
+ * unquoted option names to lower case.  Absent: false.
+ */
+bool
+wg_option_bool(List *options, const char *name)
 {
 	ListCell   *lc;
+	bool		result = false;
 
 	foreach(lc, options)
 	{
 		DefElem    *opt = lfirst_node(DefElem, lc);
 
 		if (strcmp(opt->defname, name) == 0)
-		{
-			/* defGetBoolean accepts on/off/true/false/1/0 or no value */
-			return defGetBoolean(opt);
-		}
+			result = defGetBoolean(opt);
 	}
-	return false;
+	return result;
 }
 
 static bool
@@ -193,7 +199,7 @@ classify_explain(ExplainStmt *stmt, WgDdlClass *out)
 {
 	Node	   *q = stmt->query;
 
-	if (!option_true(stmt->options, "analyze"))
+	if (!wg_option_bool(stmt->options, "analyze"))
 		return;
 	if (q && IsA(q, Query) && ((Query *) q)->commandType == CMD_UTILITY)
 		q = ((Query *) q)->utilityStmt;
@@ -217,8 +223,9 @@ classify_explain(ExplainStmt *stmt, WgDdlClass *out)
 void
 wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 {
+	WgRewriteCommand rewrite;
 	RangeVar   *rewritten;
-	bool		rewrite_concurrently;
+	List	   *rewrite_options;
 
 	memset(out, 0, sizeof(*out));
 	out->tag = GetCommandTagName(CreateCommandTag(parsetree));
@@ -227,9 +234,15 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 	 * CLUSTER and VACUUM FULL (one REPACK statement from PostgreSQL 19 on:
 	 * see compat.h) keep their own tags and rules on every version.
 	 */
-	switch (wg_rewrite_command(parsetree, &rewritten, &rewrite_concurrently))
+	rewrite = wg_rewrite_command(parsetree, &rewritten, &rewrite_options);
+	switch (rewrite)
 	{
+		case WG_REWRITE_VACUUM:
 		case WG_REWRITE_VACUUM_FULL:
+			/* plain VACUUM and ANALYZE are maintenance, not DDL */
+			if (rewrite == WG_REWRITE_VACUUM &&
+				!wg_option_bool(rewrite_options, "full"))
+				return;
 			out->is_ddl = true;
 			out->tag = "VACUUM";
 			set_rule(out, WG_RULE_REWRITE, rewritten,
@@ -245,8 +258,8 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 			return;
 		case WG_REWRITE_REPACK:
 			out->is_ddl = true;
-			out->concurrently = rewrite_concurrently;
-			if (!rewrite_concurrently)
+			out->concurrently = wg_option_bool(rewrite_options, "concurrently");
+			if (!out->concurrently)
 				set_rule(out, WG_RULE_REWRITE, rewritten,
 						 "REPACK rewrites the table under an ACCESS EXCLUSIVE lock",
 						 "Use REPACK CONCURRENTLY, or pg_repack for an online rewrite. " HINT_BYPASS);
@@ -260,14 +273,13 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 	switch (nodeTag(parsetree))
 	{
 		case T_VacuumStmt:
-			/* plain VACUUM and ANALYZE are maintenance, not DDL */
-			return;
+			return;				/* ANALYZE */
 		case T_ReindexStmt:
 			{
 				ReindexStmt *stmt = (ReindexStmt *) parsetree;
 
 				out->is_ddl = true;
-				out->concurrently = option_true(stmt->params, "concurrently");
+				out->concurrently = wg_option_bool(stmt->params, "concurrently");
 				if (!out->concurrently)
 				{
 					set_rule(out, WG_RULE_INDEX, stmt->relation,
