@@ -41,7 +41,11 @@ mirror() {
 
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
 	DEBIAN_FRONTEND=noninteractive "$@"; }
-apt_q() { in_root apt-get -qq -o Dpkg::Use-Pty=0 "$@" >/dev/null; }
+# apt, quiet: its output goes to a log, shown only when it fails
+apt_q() {
+	in_root apt-get -qq -o Dpkg::Use-Pty=0 "$@" >>"$CACHE/$SUITE.apt.log" 2>&1 ||
+		{ echo "chroot.sh: apt-get $* failed:" >&2; tail -30 "$CACHE/$SUITE.apt.log" >&2; return 1; }
+}
 
 mounted() { mountpoint -q "$ROOT/$1"; }
 mount_all() {
