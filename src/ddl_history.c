@@ -9,8 +9,12 @@
  *	  workload_guard.ddl_rejections.
  *
  * History rows are inserted through SPI as the owner of the table (ordinary
- * roles may only read it), inside an internal subtransaction: a failure to
- * record is a WARNING, never the user's DDL failing.
+ * roles may only read it), inside an internal subtransaction.  The DDL and
+ * its row commit together or not at all: a failure to record (a
+ * statement_timeout or cancel arriving during the insert included) fails the
+ * DDL, with the insert's error, and is on record in the rejection ring.  No
+ * interrupt is held off: a cancel during the insert aborts both, one after
+ * it aborts the transaction that holds both.
  *
  * Locking protocol of the rejection ring: ring->lock (an LWLock of tranche
  * "workload_guard_ddl") guards every field of the ring.  Writers (only on
@@ -85,7 +89,6 @@ int			wg_ddl_history_retention = 365;
 static int	wg_ddl_rejections_max = 128;
 static WgRejectRing *ring = NULL;
 static TimestampTz last_trim = 0;
-static bool warned_history = false;
 
 PG_FUNCTION_INFO_V1(wg_ddl_command_end);
 PG_FUNCTION_INFO_V1(wg_ddl_sql_drop);
@@ -539,7 +542,9 @@ history_insert_as_owner(void *arg)
 
 /*
  * Writes the history row of a DDL that ran, in its transaction, as the
- * table's owner.  A failure is reported once as a WARNING and swallowed.
+ * table's owner.  A failure fails the DDL: a schema change is recorded or
+ * not made at all (a statement_timeout firing during the insert used to let
+ * the DDL commit without its row).
  */
 void
 wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
@@ -567,13 +572,18 @@ wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
 	if (edata == NULL)
 		return;
 	SetUserIdAndSecContext(args.save_userid, args.save_sec);
-	if (!warned_history)
-		ereport(WARNING,
-				(errmsg("could not record schema change in workload_guard.ddl_history: %s",
-						edata->message),
-				 errdetail("The schema change itself succeeded; later recording failures in this session are not reported.")));
-	warned_history = true;
-	FreeErrorData(edata);
+	wg_ddl_reject(st, edata->sqlerrcode, "history_failed", edata->message, NULL);
+
+	/* a cancel or timeout is the caller's own error: give it back as it was */
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not record schema change in workload_guard.ddl_history: %s",
+					edata->message),
+			 errdetail("The schema change is rolled back: workload_guard records every schema change it lets run, or none.")));
 }
 
 /* workload_guard.trim_ddl_history(older_than interval) */

@@ -70,6 +70,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "ddl_classify.h"
 #include "index_hide.h"
 #include "subxact.h"
 #include "workload_guard.h"
@@ -755,14 +756,8 @@ rebuilds_indexes(PlannedStmt *pstmt)
 	if (!IsA(pstmt->utilityStmt, ReindexStmt))
 		return false;
 	stmt = (ReindexStmt *) pstmt->utilityStmt;
-	foreach(lc, stmt->params)
-	{
-		DefElem    *opt = (DefElem *) lfirst(lc);
-
-		if (strcmp(opt->defname, "concurrently") == 0)
-			return defGetBoolean(opt);
-	}
-	return false;
+	/* read as ExecReindex reads it: (CONCURRENTLY true, CONCURRENTLY false) is not */
+	return wg_option_bool(stmt->params, "concurrently");
 }
 
 List *
