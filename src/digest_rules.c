@@ -112,6 +112,7 @@
 #include "compat.h"
 #include "config_cache.h"
 #include "digest_rules.h"
+#include "subxact.h"
 #include "workload_guard.h"
 
 #define WG_RULES_TABLE		"digest_rules"
@@ -1409,6 +1410,45 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
 	memset(&a, 0, sizeof(a));
 	a.queryid = arg_queryid(fcinfo, 0);
 	PG_RETURN_INT32((int32) rules_as_owner(&a, true));
+}
+
+/*
+ * After DROP ROLE: delete this database's rules of roles that no longer
+ * exist (an unblock of no digest is exactly the housekeeping).  Other
+ * databases' rules of the role are inactive already (role_still_named) and
+ * go at their next rule write.  The DROP ROLE has succeeded: a failure here
+ * is a WARNING, never its error.
+ */
+static void
+roles_dropped_cb(void *arg)
+{
+	RuleArgs	a;
+
+	memset(&a, 0, sizeof(a));
+	(void) rules_as_owner(&a, true);
+}
+
+void
+wg_digest_rules_roles_dropped(void)
+{
+	Oid			nsp;
+	ErrorData  *edata;
+
+	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
+		return;
+	nsp = get_namespace_oid("workload_guard", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid(WG_RULES_TABLE, nsp)))
+		return;
+	edata = wg_run_in_subxact(roles_dropped_cb, NULL);
+	if (edata == NULL)
+		return;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not delete the digest rules of dropped roles: %s",
+					edata->message),
+			 errdetail("The rules no longer apply to any role."),
+			 errhint("The next call of workload_guard.block_digest(), cap_digest() or unblock_digest() in this database deletes them.")));
+	FreeErrorData(edata);
 }
 
 /* the shared counters of this node for this database's rules (blocked_digests) */

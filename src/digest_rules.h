@@ -55,6 +55,9 @@ extern void wg_digest_rules_utility_check_slow(PlannedStmt *pstmt,
 			wg_digest_rules_utility_check_slow((pstmt), (queryid), (token)); \
 	} while (0)
 
+/* after a successful DROP ROLE: delete this database's rules of the roles */
+extern void wg_digest_rules_roles_dropped(void);
+
 /*
  * ExecutorEnd, or the end of a utility statement (success or error): give
  * back the cap slots of this execution (owner: its QueryDesc or token).

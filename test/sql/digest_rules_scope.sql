@@ -47,9 +47,14 @@ SELECT id FROM t;
 RESET ROLE;
 SELECT reason, active FROM workload_guard.blocked_digests ORDER BY reason;
 
--- a dropped role's rule is inactive, and the next rule write removes it
+-- DROP ROLE deletes the role's rules in this database
 REVOKE SELECT ON t FROM regress_wg_r2b;
 DROP ROLE regress_wg_r2b;
+SELECT reason, active FROM workload_guard.blocked_digests ORDER BY reason;
+-- a rule of a role dropped while connected elsewhere: inactive, and the
+-- next rule write in this database deletes it
+INSERT INTO workload_guard.digest_rules (queryid, role, mode, created_by, reason, role_name)
+VALUES (4242, 999999, 'block', 'x', 'dropped elsewhere', 'regress_wg_ghost');
 SELECT reason, active FROM workload_guard.blocked_digests ORDER BY reason;
 SELECT workload_guard.block_digest(qid('SELECT 1'), 'any write');
 SELECT reason FROM workload_guard.digest_rules ORDER BY reason;
