@@ -1269,13 +1269,15 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 	int			db_arg = reason_arg + 3;
 	int			dry_arg = reason_arg + 4;
 
-	/* reason */
+	/* reason; an empty one is none */
 	a->reason = NULL;
 	if (!PG_ARGISNULL(reason_arg))
 	{
 		text	   *t = PG_GETARG_TEXT_PP(reason_arg);
+
 		wg_check_reason(text_to_cstring(t));
-		a->reason = t;
+		if (VARSIZE_ANY_EXHDR(t) > 0)
+			a->reason = t;
 	}
 
 	/* expiry: positive, at most WG_MAX_EXPIRY_DAYS */
@@ -1308,6 +1310,11 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 
 	/* scope: role, by OID and (to tell a reused OID apart) name */
 	a->roleid = PG_ARGISNULL(role_arg) ? InvalidOid : PG_GETARG_OID(role_arg);
+	if (!PG_ARGISNULL(role_arg) && !OidIsValid(a->roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID 0 does not exist"),
+				 errhint("Pass role => NULL for a rule on every role.")));
 	if (OidIsValid(a->roleid))
 	{
 		char	   *name = GetUserNameFromId(a->roleid, true);
