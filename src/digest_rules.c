@@ -23,7 +23,7 @@
  * inactive too; block it again under its new name).
  *
  * The check (ExecutorStart, before the statement starts; ProcessUtility
- * for utility statements' digests: CALL, COPY, DO, ...).  wg_rules_armed is
+ * for utility statements' digests: CALL, COPY, DO, ...).  wg_digest_rules_armed is
  * false when the cache is current and holds no rule for this database: the
  * only cost then is that one test (the macro in digest_rules.h).  Otherwise
  * one dynahash probe on the queryid; only a hit looks further (scope,
@@ -214,7 +214,7 @@ static WgRulesShared *rules_shared = NULL;
 static HTAB *rules_counters = NULL;
 
 /* backend-local cache, rebuilt by config_cache.c */
-bool		wg_rules_armed = true;
+bool		wg_digest_rules_armed = true;
 static WgConfigCache *rules_cache = NULL;
 static HTAB *rules_hash = NULL;
 static int	rules_count = 0;
@@ -225,7 +225,7 @@ static Oid	rules_nsp = InvalidOid;	/* our schema, in the cache */
 
 /* held cap slots */
 static WgHeldSlot held[WG_MAX_HELD];
-int			wg_rules_nheld = 0;
+int			wg_digest_rules_nheld = 0;
 static bool exit_cb_registered = false;
 
 static bool warned_untracked = false;
@@ -308,7 +308,7 @@ check_loaded(void)
 static void
 rules_cache_dropped(void *arg)
 {
-	wg_rules_armed = true;
+	wg_digest_rules_armed = true;
 }
 
 static void
@@ -555,16 +555,16 @@ static void
 held_release_at(int i)
 {
 	pg_atomic_fetch_sub_u32(&held[i].counters->running, 1);
-	if (i < wg_rules_nheld - 1)
-		memmove(&held[i], &held[i + 1], (wg_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
-	wg_rules_nheld--;
+	if (i < wg_digest_rules_nheld - 1)
+		memmove(&held[i], &held[i + 1], (wg_digest_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
+	wg_digest_rules_nheld--;
 }
 
 static void
 rules_before_shmem_exit(int code, Datum arg)
 {
-	while (wg_rules_nheld > 0)
-		held_release_at(wg_rules_nheld - 1);
+	while (wg_digest_rules_nheld > 0)
+		held_release_at(wg_digest_rules_nheld - 1);
 }
 
 void
@@ -572,7 +572,7 @@ wg_digest_rules_release_slow(const void *owner)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
 		if (held[i].owner == owner)
 			held_release_at(i);
 }
@@ -586,7 +586,7 @@ wg_digest_rules_xact_cleanup(SubTransactionId aborted_subxid, bool commit)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
 		if (commit ? !held[i].utility :
 			(aborted_subxid == InvalidSubTransactionId ||
 			 held[i].subxid >= aborted_subxid))
@@ -785,7 +785,7 @@ rules_of(uint64 queryid)
 	{
 		if (!wg_config_cache_ensure(rules_cache))
 			return NULL;		/* table locked: no rules this time */
-		wg_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
+		wg_digest_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
 	}
 	if (rules_count == 0)
 		return NULL;
@@ -844,7 +844,7 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 
 		if (!r->cap || !rule_applies(r, userid, now))
 			continue;
-		if (wg_rules_nheld >= WG_MAX_HELD)
+		if (wg_digest_rules_nheld >= WG_MAX_HELD)
 		{
 			pg_atomic_fetch_add_u64(&rules_shared->untracked, 1);
 			warn_untracked_once(r->key.queryid);
@@ -861,11 +861,11 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 			before_shmem_exit(rules_before_shmem_exit, (Datum) 0);
 			exit_cb_registered = true;
 		}
-		held[wg_rules_nheld].owner = owner;
-		held[wg_rules_nheld].counters = c;
-		held[wg_rules_nheld].subxid = GetCurrentSubTransactionId();
-		held[wg_rules_nheld].utility = utility;
-		wg_rules_nheld++;
+		held[wg_digest_rules_nheld].owner = owner;
+		held[wg_digest_rules_nheld].counters = c;
+		held[wg_digest_rules_nheld].subxid = GetCurrentSubTransactionId();
+		held[wg_digest_rules_nheld].utility = utility;
+		wg_digest_rules_nheld++;
 
 		if (running > (uint32) r->max_running)
 		{
@@ -877,7 +877,7 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 			else
 			{
 				pg_atomic_fetch_add_u64(&c->capped, 1);
-				held_release_at(wg_rules_nheld - 1);
+				held_release_at(wg_digest_rules_nheld - 1);
 				/* slots taken for other caps go back at abort */
 				report_cap(r, ERROR);
 			}

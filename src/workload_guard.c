@@ -454,7 +454,7 @@ wg_xact_callback(XactEvent event, void *arg)
 			 * outer cursor, rolled back to a savepoint) is dropped without
 			 * ExecutorEnd: its cap slot would never come back.
 			 */
-			if (wg_rules_nheld > 0)
+			if (wg_digest_rules_nheld > 0)
 				wg_digest_rules_xact_cleanup(InvalidSubTransactionId, true);
 			internal_cleanup(InvalidSubTransactionId);
 			break;
