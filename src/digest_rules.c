@@ -400,7 +400,8 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		DatumGetTimestampTz(values[Anum_created_at - 1]);
 	r->expires_at = nulls[Anum_expires_at - 1] ? DT_NOEND :
 		DatumGetTimestampTz(values[Anum_expires_at - 1]);
-	r->role_name = (desc->natts < Anum_role_name || nulls[Anum_role_name - 1]) ?
+	r->role_name = (desc->natts < Anum_role_name || nulls[Anum_role_name - 1] ||
+					TupleDescAttr(desc, Anum_role_name - 1)->atttypid != NAMEOID) ?
 		NULL : pstrdup(NameStr(*DatumGetName(values[Anum_role_name - 1])));
 	if (r->cap && r->max_running <= 0)
 		return;					/* the table's CHECK prevents it */
