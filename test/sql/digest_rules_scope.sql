@@ -2,8 +2,8 @@
 -- whose table holds it (another database's name is refused), caps of two
 -- databases never share slots, and a role-scoped rule never hits a role it
 -- was not written for (dropped, renamed, or an OID given to a new role).
+-- (Caps of two databases: test/t/040_digest_rules_databases.pl.)
 CREATE EXTENSION workload_guard;
-CREATE EXTENSION dblink;
 CREATE TABLE t (id int);
 INSERT INTO t VALUES (1);
 CREATE ROLE regress_wg_r1;
@@ -61,34 +61,9 @@ SELECT reason FROM workload_guard.digest_rules ORDER BY reason;
 SELECT workload_guard.unblock_digest(qid('SELECT id FROM t'));
 SELECT workload_guard.unblock_digest(qid('SELECT 1'));
 
--- caps of one digest in two databases: each has its own slots.  The query
--- names no table, so its digest is the same in both.
-CREATE DATABASE regress_wg_other;
-SELECT dblink_connect('other', 'dbname=regress_wg_other port=' ||
-  current_setting('port') || ' host=' ||
-  split_part(current_setting('unix_socket_directories'), ',', 1));
-SELECT dblink_exec('other', 'CREATE EXTENSION workload_guard');
-SELECT workload_guard.cap_digest(qid('SELECT count(*) FROM generate_series(1, 3) g'), 1, 'here');
-SELECT * FROM dblink('other', $$
-  SELECT workload_guard.cap_digest(workload_guard.queryid_of(
-    'SELECT count(*) FROM generate_series(1, 3) g'), 1, 'there')::text $$) AS r(x text);
-BEGIN;
-DECLARE c CURSOR FOR SELECT count(*) FROM generate_series(1, 3) g;
--- this database's only slot is taken; the other database's is free
-SELECT * FROM dblink('other', 'SELECT count(*) FROM generate_series(1, 3) g') AS r(n bigint);
-\set VERBOSITY sqlstate
-SELECT count(*) FROM generate_series(1, 3) g;
-\set VERBOSITY default
-ROLLBACK;
--- each database shows the counters of its own rules
-SELECT reason, running, capped FROM workload_guard.blocked_digests;
-SELECT * FROM dblink('other', 'SELECT reason, running, capped FROM workload_guard.blocked_digests')
-  AS r(reason text, running int, capped bigint);
-SELECT dblink_disconnect('other');
-DROP DATABASE regress_wg_other;
+-- caps of one digest in two databases: test/t/040_digest_rules_databases.pl
 
 DROP EXTENSION workload_guard CASCADE;
-DROP EXTENSION dblink;
 DROP TABLE t;
 DROP ROLE regress_wg_r1;
 DROP FUNCTION qid(text);
