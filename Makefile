@@ -4,6 +4,7 @@
 #   make demo       throwaway server + workload + views (installs its own deps)
 #   make test       every test suite (installs its own deps), pass/fail summary
 #   make bench      callgrind instructions per statement vs pg_stat_statements
+#   make soak       32 clients and configuration churn for WG_SOAK_SECONDS (600)
 #
 # Sources, regression tests, isolation specs and TAP tests are picked up by
 # wildcard so that adding a concern means adding files, not editing lists.
@@ -49,7 +50,7 @@ endif
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
               regression.out demo_data
 
-.PHONY: demo test bench
+.PHONY: demo test bench soak
 demo:
 	bash scripts/demo.sh
 
@@ -58,3 +59,6 @@ test:
 
 bench:
 	bash test/bench/callgrind.sh
+
+soak:
+	bash scripts/soak.sh

@@ -44,7 +44,7 @@ DECLARE
     plan json;
 BEGIN
     EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) EXECUTE bip_p(1)' INTO plan;
-    UPDATE bip_plan SET qid = (plan -> 0 -> 'Plan' ->> 'Query Identifier')::bigint;
+    UPDATE bip_plan SET qid = (plan -> 0 ->> 'Query Identifier')::bigint;
 END
 $$;
 SELECT workload_guard.queryid_of('SELECT id FROM bip_t WHERE id = $1') = qid
