@@ -620,7 +620,7 @@ wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level
 		return;
 	}
 	if (jstate == NULL || jstate->clocations_count == 0 ||
-		query->queryId == UINT64CONST(0) || level >= WG_MAX_PLAN_LEVELS ||
+		query->queryId == WG_NO_QUERYID || level >= WG_MAX_PLAN_LEVELS ||
 		!wg_latency_enabled(level))
 		return;
 	if (jstate->clocations_count > WG_MAX_NORM_CONSTS)
