@@ -64,8 +64,9 @@
 
 /*
  * Query jumbling moved from utils/misc/queryjumble.h to nodes/queryjumble.h
- * in PostgreSQL 16 (commit 3db72ebcbe, generated jumbling functions), and
- * JumbleQuery() lost its unused query-text argument there.
+ * in PostgreSQL 16 (commit 3db72ebcbe, generated jumbling functions), where
+ * JumbleQuery() takes no query text any more (17's and later headers show
+ * the one-argument form; 16 is not tested here).
  */
 #if PG_VERSION_NUM >= 160000
 #include "nodes/queryjumble.h"
@@ -148,10 +149,10 @@ typedef uint64 WgQueryId;
 
 /*
  * ExecutorRun lost its execute_once argument in PostgreSQL 18 (commit
- * 3eea7a0c97).  ExecutorStart_hook still returns void in 18 and 19: commit
- * 525392d572 made it return bool during 18's development, and that was
- * reverted before the release (commit 1722d5eb05).  ProcessUtility has been
- * stable since 14.
+ * 3eea7a0c97).  ExecutorStart_hook still returns void in 18 and 19
+ * (executor/executor.h): commit 525392d572 made it return bool during 18's
+ * development, and that was reverted before the release.  ProcessUtility has
+ * been stable since 14.
  */
 #if PG_VERSION_NUM >= 180000
 #define WG_EXECUTORRUN_ARGS QueryDesc *queryDesc, ScanDirection direction, uint64 count
