@@ -983,7 +983,7 @@ refuse_in_recovery(const char *fname)
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot change digest rules on a standby"),
+				 errmsg("cannot execute %s() during recovery", fname),
 				 errdetail("Digest rules are stored in table workload_guard.digest_rules, which is read-only during recovery."),
 				 errhint("Call workload_guard.%s() on the primary; the rule reaches every standby with the WAL.",
 						 fname)));
@@ -995,9 +995,7 @@ arg_queryid(FunctionCallInfo fcinfo, int argno)
 	int64		queryid;
 
 	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("queryid must not be null")));
+		wg_null_argument("queryid");
 	queryid = PG_GETARG_INT64(argno);
 	if (queryid == 0)
 		ereport(ERROR,
@@ -1343,9 +1341,7 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 						 NameStr(*a->dbname), fname)));
 
 	if (PG_ARGISNULL(dry_arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("dry_run must not be null")));
+		wg_null_argument("dry_run");
 	a->dry_run = PG_GETARG_BOOL(dry_arg);
 }
 
@@ -1386,9 +1382,7 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 	a.queryid = arg_queryid(fcinfo, 0);
 	a.cap = true;
 	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_running must not be null")));
+		wg_null_argument("max_running");
 	a.max_running = PG_GETARG_INT32(1);
 	if (a.max_running < 1)
 		ereport(ERROR,
