@@ -23,9 +23,10 @@
  * inactive too; block it again under its new name).
  *
  * The check (ExecutorStart, before the statement starts; ProcessUtility
- * for utility statements' digests: CALL, COPY, DO, ...).  wg_digest_rules_armed is
- * false when the cache is current and holds no rule for this database: the
- * only cost then is that one test (the macro in digest_rules.h).  Otherwise
+ * for utility statements' digests: CALL, COPY, DO, ...).
+ * wg_digest_rules_armed is false when the cache is current and holds no
+ * rule for this database: the only cost then is that one test (the macro
+ * in digest_rules.h).  Otherwise
  * one dynahash probe on the queryid; only a hit looks further (scope,
  * expiry against the statement's start time, self-lockout exemption,
  * counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
@@ -59,7 +60,8 @@
  * utility statement, at the abort of the (sub)transaction that took it
  * (errors, statement_timeout, cancel; an execution that failed never
  * reaches ExecutorEnd), or at backend exit (FATAL, pg_terminate_backend) by
- * a before_shmem_exit callback.
+ * a before_shmem_exit callback.  A backend killed by SIGKILL makes the
+ * postmaster reinitialize shared memory, counters included.
  *
  * Rule writes take a SHARE ROW EXCLUSIVE lock on the table: one writer at a
  * time.  Under READ COMMITTED each statement after the lock sees every
@@ -67,8 +69,7 @@
  * Under REPEATABLE READ and SERIALIZABLE the snapshot may predate the lock:
  * a write whose digest's rules changed since then fails with SQLSTATE 40001
  * and a hint to retry (rules_check_snapshot), instead of overwriting or
- * missing a rule the transaction never saw.  A backend killed by SIGKILL makes the postmaster reinitialize
- * shared memory, counters included.
+ * missing a rule the transaction never saw.
  *
  *-------------------------------------------------------------------------
  */
