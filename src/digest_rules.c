@@ -97,6 +97,7 @@
 #include "parser/parsetree.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -1420,7 +1421,9 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
  * exist (an unblock of no digest is exactly the housekeeping).  Other
  * databases' rules of the role are inactive already (role_still_named) and
  * go at their next rule write.  The DROP ROLE has succeeded: a failure here
- * is a WARNING, never its error.
+ * is a WARNING, never its error.  Nor does it wait for the table's lock
+ * (a rule write in progress): the rules are inactive already, and the next
+ * rule write deletes them.
  */
 static void
 roles_dropped_cb(void *arg)
@@ -1435,12 +1438,15 @@ void
 wg_digest_rules_roles_dropped(void)
 {
 	Oid			nsp;
+	Oid			relid;
 	ErrorData  *edata;
 
 	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
 		return;
 	nsp = get_namespace_oid("workload_guard", true);
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid(WG_RULES_TABLE, nsp)))
+	relid = OidIsValid(nsp) ? get_relname_relid(WG_RULES_TABLE, nsp) : InvalidOid;
+	if (!OidIsValid(relid) ||
+		!ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
 		return;
 	edata = wg_run_in_subxact(roles_dropped_cb, NULL);
 	if (edata == NULL)
