@@ -682,7 +682,7 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the subxact */
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
 	if (SPI_execute_with_args(
 							  "INSERT INTO workload_guard.ddl_history "
 							  "(started_at, duration_ms, lock_wait_ms, session_role, effective_role,"
