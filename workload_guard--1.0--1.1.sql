@@ -52,3 +52,82 @@ CREATE OR REPLACE VIEW blocked_digests AS
     -- hit counters of an earlier rule with the same scope are not this one's
     LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
                        WHERE cr.rule_created_at = r.created_at) c ON true;
+
+------------------------------------------------------------------------------
+-- Monitoring: Prometheus histograms, fleet-wide latency values, text charts
+-- (src/latency_export.c)
+------------------------------------------------------------------------------
+
+-- The "top" digests by calls as classic Prometheus histograms: cumulative
+-- counts at 27 fixed bounds (2^k µs, k = 2..28, exact fine-bucket bounds),
+-- sum and count, with error and cancel counters; one row per (database,
+-- role, queryid), top-level and nested executions added up.  The shape of
+-- postgres_exporter's HISTOGRAM columns (monitoring/queries.yaml).
+CREATE FUNCTION prometheus_latency(top int DEFAULT 100,
+    OUT database text, OUT role text, OUT queryid bigint,
+    OUT le float8[], OUT bucket bigint[], OUT sum_seconds float8,
+    OUT count bigint, OUT errors bigint, OUT cancels bigint,
+    OUT stats_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_prometheus_latency'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION prometheus_latency(int) IS
+    'The top digests by calls as Prometheus histograms (le bounds in seconds, cumulative counts, sum, count), for postgres_exporter';
+
+-- A digest's histogram as one compact value (every role and database of
+-- this node); values from many nodes add up with latency_merge().
+CREATE FUNCTION latency_export(queryid bigint)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'wg_latency_export'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION _latency_merge_step(internal, bytea)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'wg_latency_merge_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION _latency_merge_final(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'wg_latency_merge_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE latency_merge(bytea) (
+    SFUNC = _latency_merge_step,
+    STYPE = internal,
+    FINALFUNC = _latency_merge_final
+);
+
+COMMENT ON AGGREGATE latency_merge(bytea) IS
+    'Adds up latency values (from latency_export) of many nodes or periods into one';
+
+CREATE FUNCTION latency_value_percentile(value bytea, fraction float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'wg_latency_value_percentile'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION latency_value_stats(value bytea,
+    OUT calls bigint, OUT min_ms float8, OUT max_ms float8, OUT mean_ms float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'wg_latency_value_stats'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- The distribution as text bars, p50/p95/p99 marked: of a digest, of a
+-- (merged) value, or of bucket numbers and counts.
+CREATE FUNCTION latency_chart(queryid bigint)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'wg_latency_chart'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION latency_chart(value bytea)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'wg_latency_value_chart'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION latency_chart(buckets int[], counts bigint[])
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'wg_histogram_chart'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION _latency_merge_step(internal, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _latency_merge_final(internal) FROM PUBLIC;
