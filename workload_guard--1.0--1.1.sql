@@ -129,5 +129,14 @@ RETURNS SETOF text
 AS 'MODULE_PATHNAME', 'wg_histogram_chart'
 LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 
+-- Refused, timed-out and failed DDL by rule since stats_since (the start
+-- of shared memory): counters for monitoring, where the ddl_rejections ring
+-- only keeps its last entries (src/ddl_rejection_counts.c).
+CREATE FUNCTION ddl_rejection_counts(
+    OUT rule text, OUT rejections bigint, OUT stats_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_ddl_rejection_counts'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
 REVOKE ALL ON FUNCTION _latency_merge_step(internal, bytea) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _latency_merge_final(internal) FROM PUBLIC;

@@ -53,6 +53,7 @@
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "ddl_rejection_counts.h"
 #include "digest_rules.h"
 #include "subxact.h"
 #include "workload_guard.h"
@@ -271,6 +272,7 @@ wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
 	clip_copy(e->blockers, blockers, sizeof(e->blockers));
 	clip_copy(e->statement, st->statement, sizeof(e->statement));
 	LWLockRelease(ring->lock);
+	wg_ddl_count_rejection(rule);
 }
 
 Datum
