@@ -575,6 +575,8 @@ wg_latency_merge_step(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("latency_merge_step can only be called as the transition function of latency_merge")));
+	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
+		PG_RETURN_NULL();		/* only NULLs so far: the result is NULL */
 	if (PG_ARGISNULL(0))
 	{
 		acc = MemoryContextAlloc(aggcxt, sizeof(WgHistValue));
