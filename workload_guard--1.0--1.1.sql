@@ -140,3 +140,61 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 REVOKE ALL ON FUNCTION _latency_merge_step(internal, bytea) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _latency_merge_final(internal) FROM PUBLIC;
+
+-- Dump and restore (src/restore.c).  pg_dump copies ddl_history,
+-- digest_rules and disabled_index_rules back after the restore has created
+-- the extension and run DDL of its own, which ddl_history recorded under
+-- ids 1, 2, ...: a restored row takes its own id back (the row recorded by
+-- the restore moves to the next free id), and the identity always
+-- continues after the highest id, so that DDL after the restore is
+-- recorded too.
+CREATE FUNCTION _ddl_history_keep_id()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'wg_ddl_history_keep_id'
+LANGUAGE C;
+
+CREATE TRIGGER ddl_history_keep_id
+    BEFORE INSERT ON ddl_history
+    FOR EACH ROW EXECUTE FUNCTION _ddl_history_keep_id();
+
+-- Disabled-index rules are keyed by OID, and a restore gives every index a
+-- new one.  Each rule also records the qualified name of its index: when
+-- an index is created (CREATE INDEX, or a constraint of ALTER TABLE) and a
+-- rule's OID pair no longer names an index with its recorded name, the rule
+-- moves to the index that now has that name.  Renames (ALTER INDEX/TABLE)
+-- update the recorded name first, so a new index with a disabled index's
+-- old name never takes over its rule.  A rule whose index never comes back
+-- shows as resolved = false in disabled_indexes.
+-- (src/restore.c; SECURITY DEFINER: whoever creates an index may not write
+-- the rules table)
+CREATE FUNCTION _index_rules_resolve()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'wg_index_rules_resolve'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE EVENT TRIGGER workload_guard_disabled_index_resolve ON ddl_command_end
+    WHEN TAG IN ('CREATE INDEX', 'ALTER TABLE', 'ALTER INDEX')
+    EXECUTE FUNCTION _index_rules_resolve();
+ALTER EVENT TRIGGER workload_guard_disabled_index_resolve ENABLE ALWAYS;
+
+CREATE OR REPLACE VIEW disabled_indexes AS
+    SELECT i.indexrelid::regclass AS index,
+           i.indrelid::regclass AS "table",
+           r.index_name,
+           r.disabled_by,
+           r.disabled_at,
+           r.reason,
+           r.forced,
+           CASE WHEN NOT pg_catalog.pg_is_in_recovery()
+                 AND i.indexrelid IS NOT NULL
+                 AND @extschema@.index_scan_count(i.indexrelid) >= r.scans_at_disable
+                THEN @extschema@.index_scan_count(i.indexrelid) - r.scans_at_disable
+           END AS scans_since_disabled,
+           i.indexrelid IS NOT NULL AS resolved
+      FROM @extschema@.disabled_index_rules r
+      LEFT JOIN pg_catalog.pg_index i
+        ON i.indexrelid = r.indexrelid AND i.indrelid = r.indrelid;
+
+REVOKE ALL ON FUNCTION _ddl_history_keep_id() FROM PUBLIC;
+REVOKE ALL ON FUNCTION _index_rules_resolve() FROM PUBLIC;

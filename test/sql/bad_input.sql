@@ -347,7 +347,9 @@ INSERT INTO bi_case (obj, arg, sql) VALUES
 ('latency_chart', 'counts', $$SELECT count(*) FROM workload_guard.latency_chart('{1}'::int[], NULL)$$),
 ('latency_chart', 'counts', $$SELECT count(*) FROM workload_guard.latency_chart('{1}'::int[], '{NULL}'::bigint[])$$),
 ('latency_chart', 'counts', $$SELECT count(*) FROM workload_guard.latency_chart('{1,2}'::int[], '{9223372036854775807,1}'::bigint[])$$),
-('ddl_rejection_counts', '', $$SELECT count(*) FROM workload_guard.ddl_rejection_counts()$$);
+('ddl_rejection_counts', '', $$SELECT count(*) FROM workload_guard.ddl_rejection_counts()$$),
+('_ddl_history_keep_id', '', $$SELECT workload_guard._ddl_history_keep_id()$$),
+('_index_rules_resolve', '', $$SELECT workload_guard._index_rules_resolve()$$);
 
 \pset format unaligned
 \pset footer off
