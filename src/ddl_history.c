@@ -59,6 +59,7 @@
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "ddl_rejection_counts.h"
 #include "digest_rules.h"
 #include "stats_file.h"
 #include "subxact.h"
@@ -448,6 +449,7 @@ wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
 	clip_copy(e->message, message, sizeof(e->message));
 	clip_copy(e->statement, st->statement, sizeof(e->statement));
 	LWLockRelease(ring->lock);
+	wg_ddl_count_rejection(rule);
 	if (pairs)
 		pfree(pairs);
 }

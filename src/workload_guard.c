@@ -48,6 +48,7 @@
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "ddl_rejection_counts.h"
 #include "index_hide.h"
 #include "digest_rules.h"
 #include "latency.h"
@@ -152,6 +153,7 @@ wg_shmem_request(void)
 
 	wg_latency_shmem_request();
 	wg_ddl_shmem_request();
+	wg_ddl_counts_shmem_request();
 	wg_digest_rules_shmem_request();
 }
 
@@ -163,6 +165,7 @@ wg_shmem_startup(void)
 
 	wg_latency_shmem_startup();
 	wg_ddl_shmem_startup();
+	wg_ddl_counts_shmem_startup();
 	wg_digest_rules_shmem_startup();
 }
 
