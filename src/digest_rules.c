@@ -90,6 +90,7 @@
 #include "compat.h"
 #include "config_cache.h"
 #include "digest_rules.h"
+#include "ext_objects.h"
 #include "workload_guard.h"
 
 #define WG_RULES_TABLE		"digest_rules"
@@ -111,6 +112,26 @@ enum
 	Anum_created_at,
 	Anum_expires_at,
 	Natts_digest_rules = Anum_expires_at
+};
+
+/* what rules_cache_row decodes: only a table of exactly this shape is read */
+static const WgExtColumn rules_columns[Natts_digest_rules] = {
+	{"queryid", INT8OID},
+	{"role", REGROLEOID},
+	{"database", NAMEOID},
+	{"mode", TEXTOID},
+	{"max_running", INT4OID},
+	{"dry_run", BOOLOID},
+	{"reason", TEXTOID},
+	{"created_by", NAMEOID},
+	{"created_at", TIMESTAMPTZOID},
+	{"expires_at", TIMESTAMPTZOID},
+};
+
+static const WgExtTable rules_table = {
+	.relname = WG_RULES_TABLE,
+	.columns = rules_columns,
+	.ncolumns = Natts_digest_rules
 };
 
 typedef struct WgRuleKey
@@ -312,7 +333,8 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 			HeapTuple	tup = &list->members[j]->tuple;
 			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
 
-			if (proc->pronamespace == nsp && n_exempt < WG_MAX_EXEMPT)
+			if (proc->pronamespace == nsp && n_exempt < WG_MAX_EXEMPT &&
+				wg_ext_owns(ProcedureRelationId, proc->oid))
 				exempt_hashes[n_exempt++] =
 					GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(proc->oid));
 		}
@@ -331,8 +353,7 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 	Oid			dbid = InvalidOid;
 	int64		queryid;
 
-	if (desc->natts < Natts_digest_rules)
-		return;					/* not our table: ignore rather than fail */
+	/* desc has the columns of rules_columns (config_cache.c checked it) */
 	heap_deform_tuple(tuple, desc, values, nulls);
 	if (nulls[Anum_queryid - 1] || nulls[Anum_mode - 1])
 		return;
@@ -377,7 +398,8 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 }
 
 static const WgConfigCacheDef rules_cache_def = {
-	.relname = WG_RULES_TABLE,
+	.table = &rules_table,
+	.wait_for_lock = false,
 	.begin = rules_cache_begin,
 	.row = rules_cache_row,
 	.dropped = rules_cache_dropped,
@@ -810,42 +832,8 @@ arg_queryid(FunctionCallInfo fcinfo, int argno)
 	return (uint64) queryid;
 }
 
-/*
- * Run the statements of a management function as the owner of the rules
- * table, with a safe search_path, and with the checks of this file off
- * (they must never refuse the statements that change the rules).
- */
-static Oid
-rules_table_owner(Oid *relid_out)
-{
-	Oid			nsp = get_namespace_oid("workload_guard", false);
-	Oid			relid = get_relname_relid(WG_RULES_TABLE, nsp);
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"workload_guard.%s\" does not exist", WG_RULES_TABLE)));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	if (relid_out)
-		*relid_out = relid;
-	return owner;
-}
-
-static void
-spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-		 int expected)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-}
+/* every statement a management function runs checks its result */
+#define spi_exec wg_spi_exec
 
 typedef struct RuleArgs
 {
@@ -921,43 +909,45 @@ rules_delete(uint64 queryid)
 	return n;
 }
 
-/* run fn as the table owner with a fixed search_path and the checks off */
+typedef struct RulesOwnerArgs
+{
+	const RuleArgs *a;
+	bool		delete;
+	const char *created_by;
+	int64		result;
+} RulesOwnerArgs;
+
+static void
+rules_as_owner_cb(void *arg)
+{
+	RulesOwnerArgs *o = (RulesOwnerArgs *) arg;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (o->delete)
+		o->result = rules_delete(o->a->queryid);
+	else
+		rules_write(o->a, o->created_by);
+	SPI_finish();
+}
+
+/*
+ * Write or delete the rule as the owner of the extension's rules table
+ * (ext_objects.c: a restricted operation with a pinned search_path, and
+ * the checks of this file off, so they never refuse the statements that
+ * change the rules).
+ */
 static int64
 rules_as_owner(const RuleArgs *a, bool delete)
 {
-	Oid			caller = GetUserId();
-	char	   *created_by = GetUserNameFromId(caller, false);
-	Oid			owner = rules_table_owner(NULL);
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
-	int64		result = 0;
+	RulesOwnerArgs o;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	wg_rules_internal++;
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (delete)
-			result = rules_delete(a->queryid);
-		else
-			rules_write(a, created_by);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		wg_rules_internal--;
-	}
-	PG_END_TRY();
-	AtEOXact_GUC(true, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	return result;
+	o.a = a;
+	o.delete = delete;
+	o.created_by = GetUserNameFromId(GetUserId(), false);
+	o.result = 0;
+	wg_run_as_owner(wg_ext_table_required(&rules_table), rules_as_owner_cb, &o);
+	return o.result;
 }
 
 static void
