@@ -41,6 +41,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "config_cache.h"
 #include "ddl_guard.h"
 #include "index_hide.h"
 #include "digest_rules.h"
@@ -341,8 +342,17 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	int			level = wg_nesting_level;
 	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level);
 	instr_time	start;
-	List	   *hidden_saved = wg_index_hide_utility_before(pstmt);
+	List	   *hidden_saved;
 	WgDdlState *ddl;
+
+	/*
+	 * A rule or disabled index committed since the last statement: seen by
+	 * EXECUTE and EXPLAIN EXECUTE of a cached plan, which is checked for
+	 * invalidation before any other hook runs (see config_cache.c).
+	 */
+	if (IsTransactionState())
+		wg_config_caches_sync();
+	hidden_saved = wg_index_hide_utility_before(pstmt);
 
 	/* DDL policy: a refused DDL raises its error here, before it runs */
 	ddl = wg_ddl_begin(pstmt, queryString, context);
