@@ -36,12 +36,12 @@
  * hides) names them with wg_config_cache_watch; an invalidation of one of
  * them drops it as well.
  *
- * When: core reads the invalidation queue only when it takes a lock it
- * does not already hold, so a transaction that keeps executing the same
- * statements (a DO loop, a procedure, a long transaction) would never see
- * a change.  The owners call wg_config_caches_sync() where they consult a
- * cache (executor start, planning), which reads the queue if, and only if,
- * a message is pending for this backend.
+ * When: core reads the invalidation queue only when it starts a
+ * transaction or takes a lock it does not already hold, so a transaction
+ * that keeps executing the same statements (a DO loop, a procedure, a long
+ * transaction) would never see a change.  wg_config_caches_sync() is
+ * called where a cache is consulted (executor start, planning, utility
+ * statements); it reads the queue unless core just did (config_cache.h).
  *
  * Loading (wg_config_cache_ensure) happens in a transaction, at the first
  * use after a drop: the table is locked AccessShare, *conditionally* unless
@@ -100,6 +100,17 @@ struct WgConfigCache
 
 static WgConfigCache caches[WG_MAX_CONFIG_CACHES];
 static int	ncaches = 0;
+
+bool		wg_sync_fresh[WG_SYNC_POINTS] = {true, true, true};
+
+void
+wg_config_caches_xact_end(void)
+{
+	int			i;
+
+	for (i = 0; i < WG_SYNC_POINTS; i++)
+		wg_sync_fresh[i] = true;
+}
 
 static int
 oid_cmp(const void *a, const void *b)

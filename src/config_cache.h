@@ -11,6 +11,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "access/xact.h"
 #include "utils/inval.h"
 #include "utils/palloc.h"
 
@@ -79,20 +80,51 @@ extern bool wg_config_cache_is_valid(WgConfigCache *cache);
 extern void wg_config_cache_watch(WgConfigCache *cache, Oid relid);
 
 /*
- * Where a cache is consulted (executor start, planning): process pending
- * invalidations first, so that a change committed by another session, or
- * replayed on a standby, is seen even by a transaction that takes no new
- * lock (core processes invalidations only when it takes a lock it does not
- * hold yet, so a DO loop or a long transaction would never see them).
- * When no message is pending this is one unlocked test of a flag of our
- * own slot in the shared invalidation queue (SIGetDataEntries'
- * hasMessages), a few dozen instructions; when one is, it is processed
- * now instead of at the next lock, work the backend does in any case.
+ * Where a cache is consulted (executor start, planning, utility
+ * statements): process pending invalidations first, so that a change
+ * committed by another session, or replayed on a standby, is seen even by
+ * a transaction that takes no new lock (core processes invalidations only
+ * when it starts a transaction or takes a lock it does not hold yet, so a
+ * DO loop, a procedure or a long transaction would never see them).
+ *
+ * Cost: AcceptInvalidationMessages is one unlocked test of a flag of our
+ * own slot in the shared invalidation queue when nothing is pending
+ * (SIGetDataEntries' hasMessages), but with its calls about 75
+ * instructions.  It is skipped where it cannot find anything core has not
+ * just read: at the first consultation of each point in a transaction
+ * that this very statement started (statement_timestamp() equals
+ * transaction_timestamp(); a transaction opened by an earlier BEGIN, or
+ * inside a procedure, has a different start), since starting it read the
+ * queue a moment ago.  A single-statement transaction thus pays two
+ * compares per point; the second and later consultations in a
+ * transaction (the statements of a DO loop, of a procedure, of an open
+ * transaction) read the queue.
  */
-static inline void
-wg_config_caches_sync(void)
+typedef enum WgSyncPoint
 {
+	WG_SYNC_EXECUTOR,
+	WG_SYNC_PLANNER,
+	WG_SYNC_UTILITY,
+	WG_SYNC_POINTS
+} WgSyncPoint;
+
+/* true until the point is consulted in the current transaction */
+extern bool wg_sync_fresh[WG_SYNC_POINTS];
+
+static inline void
+wg_config_caches_sync(WgSyncPoint point)
+{
+	if (wg_sync_fresh[point])
+	{
+		wg_sync_fresh[point] = false;
+		if (GetCurrentStatementStartTimestamp() ==
+			GetCurrentTransactionStartTimestamp())
+			return;
+	}
 	AcceptInvalidationMessages();
 }
+
+/* transaction end (commit, abort, prepare): every point is fresh again */
+extern void wg_config_caches_xact_end(void);
 
 #endif							/* WG_CONFIG_CACHE_H */

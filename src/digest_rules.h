@@ -48,7 +48,7 @@ extern void wg_digest_rules_post_parse_analyze(struct ParseState *pstate,
 extern void wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags);
 #define wg_digest_rules_check(queryDesc, eflags) \
 	do { \
-		wg_config_caches_sync(); \
+		wg_config_caches_sync(WG_SYNC_EXECUTOR); \
 		if (unlikely(wg_rules_armed)) \
 			wg_digest_rules_check_slow((queryDesc), (eflags)); \
 	} while (0)

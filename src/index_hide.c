@@ -295,7 +295,7 @@ wg_index_hide_relation_info(PlannerInfo *root, Oid relationObjectId,
 	if (rel->indexlist == NIL || wg_ignore_disabled_indexes)
 		return;
 	/* a rule committed since: seen by this plan, even in an open transaction */
-	wg_config_caches_sync();
+	wg_config_caches_sync(WG_SYNC_PLANNER);
 	if (unlikely(ih_stale))
 	{
 		/* used for this planning either way; read again next time if stale */

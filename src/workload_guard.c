@@ -351,7 +351,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * invalidation before any other hook runs (see config_cache.c).
 	 */
 	if (IsTransactionState())
-		wg_config_caches_sync();
+		wg_config_caches_sync(WG_SYNC_UTILITY);
 	hidden_saved = wg_index_hide_utility_before(pstmt);
 
 	/* DDL policy: a refused DDL raises its error here, before it runs */
@@ -420,12 +420,14 @@ wg_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			wg_config_caches_xact_end();
 			wg_latency_xact_cleanup(InvalidSubTransactionId);
 			wg_ddl_xact_abort();
 			wg_digest_rules_xact_cleanup(InvalidSubTransactionId);
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
+			wg_config_caches_xact_end();
 
 			/*
 			 * Every execution of the transaction has ended by now (holdable
