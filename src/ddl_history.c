@@ -9,8 +9,12 @@
  *	  workload_guard.ddl_rejections.
  *
  * History rows are inserted through SPI as the owner of the table (ordinary
- * roles may only read it), inside an internal subtransaction: a failure to
- * record is a WARNING, never the user's DDL failing.
+ * roles may only read it), inside an internal subtransaction.  The DDL and
+ * its row commit together or not at all: a failure to record (a
+ * statement_timeout or cancel arriving during the insert included) fails the
+ * DDL, with the insert's error, and is on record in the rejection ring.  No
+ * interrupt is held off: a cancel during the insert aborts both, one after
+ * it aborts the transaction that holds both.
  *
  * Locking protocol of the rejection ring: ring->lock (an LWLock of tranche
  * "workload_guard_ddl") guards every field of the ring.  Writers (only on
@@ -50,6 +54,7 @@
 #include "compat.h"
 #include "ddl_guard.h"
 #include "digest_rules.h"
+#include "ext_objects.h"
 #include "subxact.h"
 #include "workload_guard.h"
 
@@ -85,7 +90,6 @@ int			wg_ddl_history_retention = 365;
 static int	wg_ddl_rejections_max = 128;
 static WgRejectRing *ring = NULL;
 static TimestampTz last_trim = 0;
-static bool warned_history = false;
 
 PG_FUNCTION_INFO_V1(wg_ddl_command_end);
 PG_FUNCTION_INFO_V1(wg_ddl_sql_drop);
@@ -352,8 +356,8 @@ collect_objects(FunctionCallInfo fcinfo, const char *fname, const char *sql)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* our bookkeeping: a digest rule on this query must not fail the DDL */
-	wg_rules_internal++;
+	/* our bookkeeping: neither timed nor subject to digest rules */
+	wg_internal_begin();
 	PG_TRY();
 	{
 		if (SPI_execute(sql, true, 0) == SPI_OK_SELECT)
@@ -375,7 +379,7 @@ collect_objects(FunctionCallInfo fcinfo, const char *fname, const char *sql)
 	}
 	PG_FINALLY();
 	{
-		wg_rules_internal--;
+		wg_internal_end();
 	}
 	PG_END_TRY();
 	SPI_finish();
@@ -460,6 +464,7 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the subxact */
 	if (SPI_execute_with_args(
 							  "INSERT INTO workload_guard.ddl_history "
 							  "(started_at, duration_ms, lock_wait_ms, session_role, effective_role,"
@@ -484,94 +489,78 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 							  1, t, v, NULL, false, 0);
 		last_trim = GetCurrentTimestamp();
 	}
+	wg_internal_end();
 	SPI_finish();
 }
 
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		return InvalidOid;
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
+/* the history table: found only if it is the extension's (ext_objects.c) */
+static const WgExtTable history_table = {.relname = "ddl_history"};
 
 typedef struct HistoryInsertArgs
 {
 	WgDdlState *st;
 	double		duration_ms;
 	double		lock_wait_ms;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
+	Oid			relid;
 } HistoryInsertArgs;
 
+static void
+history_insert_cb(void *arg)
+{
+	HistoryInsertArgs *a = (HistoryInsertArgs *) arg;
+
+	history_insert_spi(a->st, a->duration_ms, a->lock_wait_ms);
+}
+
+/*
+ * The statements name functions and operators without a schema: run them
+ * as the table's owner with search_path pinned (wg_run_as_owner); an error
+ * restores the identity with the subtransaction.
+ */
 static void
 history_insert_as_owner(void *arg)
 {
 	HistoryInsertArgs *a = (HistoryInsertArgs *) arg;
-	int			save_nestlevel;
 
-	SetUserIdAndSecContext(a->owner, a->save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	/*
-	 * The statements below name functions and operators without a schema:
-	 * under the DDL author's search_path, a function of theirs named like
-	 * current_setting() would run as the table's owner.  Pin search_path as
-	 * a SECURITY DEFINER function's SET clause does; an error pops the level
-	 * with the subtransaction.
-	 */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	history_insert_spi(a->st, a->duration_ms, a->lock_wait_ms);
-	AtEOXact_GUC(true, save_nestlevel);
-	SetUserIdAndSecContext(a->save_userid, a->save_sec);
+	wg_run_as_owner(a->relid, history_insert_cb, a);
 }
 
 /*
  * Writes the history row of a DDL that ran, in its transaction, as the
- * table's owner.  A failure is reported once as a WARNING and swallowed.
+ * table's owner.  A failure fails the DDL: a schema change is recorded or
+ * not made at all (a statement_timeout firing during the insert used to let
+ * the DDL commit without its row).
  */
 void
 wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
 {
-	Oid			nsp,
-				relid;
 	HistoryInsertArgs args;
 	ErrorData  *edata;
 
 	if (!IsTransactionState())
 		return;
-	nsp = get_namespace_oid("workload_guard", true);
-	relid = OidIsValid(nsp) ? get_relname_relid("ddl_history", nsp) : InvalidOid;
-	if (!OidIsValid(relid))
+	args.relid = wg_ext_table(&history_table);
+	if (!OidIsValid(args.relid))
 		return;					/* DROP EXTENSION, or not installed here */
-	args.owner = relation_owner(relid);
-	if (!OidIsValid(args.owner))
-		return;
 	args.st = st;
 	args.duration_ms = duration_ms;
 	args.lock_wait_ms = lock_wait_ms;
-	GetUserIdAndSecContext(&args.save_userid, &args.save_sec);
 
 	edata = wg_run_in_subxact(history_insert_as_owner, &args);
 	if (edata == NULL)
 		return;
-	SetUserIdAndSecContext(args.save_userid, args.save_sec);
-	if (!warned_history)
-		ereport(WARNING,
-				(errmsg("could not record schema change in workload_guard.ddl_history: %s",
-						edata->message),
-				 errdetail("The schema change itself succeeded; later recording failures in this session are not reported.")));
-	warned_history = true;
-	FreeErrorData(edata);
+	wg_ddl_reject(st, edata->sqlerrcode, "history_failed", edata->message, NULL);
+
+	/* a cancel or timeout is the caller's own error: give it back as it was */
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not record schema change in workload_guard.ddl_history: %s",
+					edata->message),
+			 errdetail("The schema change is rolled back: workload_guard records every schema change it lets run, or none.")));
 }
 
 /* workload_guard.trim_ddl_history(older_than interval) */
@@ -604,12 +593,14 @@ wg_trim_ddl_history(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* runs as the caller, under their search_path: qualify everything */
+	wg_internal_begin();
 	if (SPI_execute_with_args("DELETE FROM workload_guard.ddl_history "
 							  "WHERE started_at OPERATOR(pg_catalog.<) "
 							  "(pg_catalog.now() OPERATOR(pg_catalog.-) $1)",
 							  1, argtypes, &arg, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not trim workload_guard.ddl_history");
 	n = (int64) SPI_processed;
+	wg_internal_end();
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }

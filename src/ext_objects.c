@@ -52,8 +52,8 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-#include "digest_rules.h"
 #include "ext_objects.h"
+#include "workload_guard.h"
 
 #define WG_EXT_NAME		"workload_guard"
 #define WG_EXT_SCHEMA	"workload_guard"
@@ -72,6 +72,14 @@ wg_ext_owns(Oid classid, Oid objid)
 	return OidIsValid(ext) && getExtensionOfObject(classid, objid) == ext;
 }
 
+/* as many columns as this version, or as an earlier one, has */
+static bool
+natts_ok(const WgExtTable *t, int natts)
+{
+	return natts == t->ncolumns ||
+		(t->ncolumns_min > 0 && natts >= t->ncolumns_min && natts <= t->ncolumns);
+}
+
 /* the columns of relid (natts of them, per pg_class) against t */
 static bool
 columns_match(const WgExtTable *t, Oid relid, int natts)
@@ -80,7 +88,7 @@ columns_match(const WgExtTable *t, Oid relid, int natts)
 
 	if (t->ncolumns == 0)
 		return true;
-	if (natts != t->ncolumns)
+	if (!natts_ok(t, natts))
 		return false;
 	for (i = 0; i < natts; i++)
 	{
@@ -108,7 +116,7 @@ wg_ext_tupdesc_matches(const WgExtTable *t, TupleDesc desc)
 
 	if (t->ncolumns == 0)
 		return true;
-	if (desc->natts != t->ncolumns)
+	if (!natts_ok(t, desc->natts))
 		return false;
 	for (i = 0; i < desc->natts; i++)
 	{
@@ -212,20 +220,13 @@ wg_run_as_owner(Oid relid, void (*fn) (void *arg), void *arg)
 							 true, 0, false);
 
 	/*
-	 * On error, the (sub)transaction abort restores the identity and pops
-	 * the GUC level (as after a SECURITY DEFINER function); only our own
-	 * counter needs restoring here.
+	 * On error, the (sub)transaction abort restores the identity, pops the
+	 * GUC level (as after a SECURITY DEFINER function) and closes the
+	 * internal section.
 	 */
-	wg_rules_internal++;
-	PG_TRY();
-	{
-		fn(arg);
-	}
-	PG_FINALLY();
-	{
-		wg_rules_internal--;
-	}
-	PG_END_TRY();
+	wg_internal_begin();
+	fn(arg);
+	wg_internal_end();
 
 	AtEOXact_GUC(true, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec);

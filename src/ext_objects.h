@@ -26,6 +26,8 @@ typedef struct WgExtTable
 	/* every column, in order; ncolumns 0: the shape is not checked */
 	const WgExtColumn *columns;
 	int			ncolumns;
+	/* > 0: an earlier version's table may end after this many columns */
+	int			ncolumns_min;
 } WgExtTable;
 
 /* OID of extension workload_guard in this database; InvalidOid: none */
@@ -59,7 +61,8 @@ extern Oid	wg_ext_function(const char *name, int nargs, const Oid *argtypes);
  * Run fn(arg) as the owner of our table relid (an OID from wg_ext_table):
  * with SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION, with
  * search_path pinned to "pg_catalog, pg_temp" (as RestrictSearchPath does)
- * and with digest rules off for the statements it runs (wg_rules_internal).
+ * and as an internal section (wg_internal_begin: its statements are neither
+ * timed nor subject to digest rules).
  * fn does its own SPI_connect/SPI_finish.  An error propagates; the
  * identity and the GUC level are then restored by the (sub)transaction
  * abort that must follow, as for a SECURITY DEFINER function.

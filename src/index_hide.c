@@ -75,6 +75,7 @@
 #include "compat.h"
 #include "config_cache.h"
 #include "ext_objects.h"
+#include "ddl_classify.h"
 #include "index_hide.h"
 #include "subxact.h"
 #include "workload_guard.h"
@@ -718,14 +719,8 @@ rebuilds_indexes(PlannedStmt *pstmt)
 	if (!IsA(pstmt->utilityStmt, ReindexStmt))
 		return false;
 	stmt = (ReindexStmt *) pstmt->utilityStmt;
-	foreach(lc, stmt->params)
-	{
-		DefElem    *opt = (DefElem *) lfirst(lc);
-
-		if (strcmp(opt->defname, "concurrently") == 0)
-			return defGetBoolean(opt);
-	}
-	return false;
+	/* read as ExecReindex reads it: (CONCURRENTLY true, CONCURRENTLY false) is not */
+	return wg_option_bool(stmt->params, "concurrently");
 }
 
 typedef struct IhSaveArgs

@@ -102,6 +102,30 @@ WHERE statement LIKE '%add_dup_then_sleep%'
 ORDER BY rejected_at;
 DROP FUNCTION add_dup_then_sleep();
 
+-- the DDL and its history row commit together or not at all: a
+-- statement_timeout firing during the insert (a slow trigger here; a lock on
+-- the table does the same) rolls both back, every time; any other failure
+-- to record fails the DDL too
+CREATE FUNCTION slow_history() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN
+  IF NEW.statement LIKE '%unrecorded_fail%' THEN RAISE EXCEPTION 'history is full'; END IF;
+  PERFORM pg_catalog.pg_sleep(30); RETURN NEW;
+END $$;
+CREATE TRIGGER slow_history BEFORE INSERT ON workload_guard.ddl_history
+  FOR EACH ROW WHEN (NEW.command_tag = 'CREATE TABLE') EXECUTE FUNCTION slow_history();
+SET statement_timeout = '200ms';
+CREATE TABLE unrecorded1 (id int);        -- canceled during the insert
+CREATE TABLE unrecorded2 (id int);        -- again, not silently
+RESET statement_timeout;
+CREATE TABLE unrecorded_fail (id int);    -- the insert fails: so does the DDL
+SELECT to_regclass('unrecorded1') AS t1, to_regclass('unrecorded2') AS t2,
+       to_regclass('unrecorded_fail') AS t3;
+SELECT count(*) FROM workload_guard.ddl_history WHERE statement LIKE '%unrecorded%';
+SELECT rule, sqlstate, statement FROM workload_guard.ddl_rejections
+WHERE statement LIKE '%unrecorded%' ORDER BY rejected_at;
+DROP TRIGGER slow_history ON workload_guard.ddl_history;
+DROP FUNCTION slow_history();
+
 -- CONCURRENTLY gets no DDL timeouts; a failed one never leaves an invalid
 -- index silently
 INSERT INTO h (id, v) VALUES (1, 'dup'), (2, 'dup');
