@@ -28,6 +28,12 @@
  * Statements workload_guard runs itself (wg_internal_level > 0) are neither
  * timed nor checked against digest rules, in every hook.
  *
+ * Where a config cache is consulted (the rule check in ExecutorStart, the
+ * index removal in get_relation_info, the start of ProcessUtility) pending
+ * invalidations are read first (wg_config_caches_sync, config_cache.h), so
+ * that a rule committed elsewhere reaches transactions that take no new
+ * lock; the transaction callback marks every such point fresh again.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -359,21 +365,21 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	char		rules_token;	/* its address: this statement's cap slots */
 
 	/*
+	 * A rule or disabled index committed since the last statement: seen by
+	 * this statement, and by EXECUTE and EXPLAIN EXECUTE of a cached plan,
+	 * which is checked for invalidation before any other hook runs (see
+	 * config_cache.c).
+	 */
+	if (IsTransactionState())
+		wg_config_caches_sync(WG_SYNC_UTILITY);
+
+	/*
 	 * Digest rules first: a blocked utility never starts.  A cap slot taken
 	 * here is given back when the statement ends; should the two calls
 	 * below fail, by the abort of the (sub)transaction.
 	 */
 	wg_digest_rules_utility_check(pstmt, queryid, &rules_token);
 
-	hidden_saved = wg_index_hide_utility_before(pstmt);
-
-	/*
-	 * A rule or disabled index committed since the last statement: seen by
-	 * EXECUTE and EXPLAIN EXECUTE of a cached plan, which is checked for
-	 * invalidation before any other hook runs (see config_cache.c).
-	 */
-	if (IsTransactionState())
-		wg_config_caches_sync(WG_SYNC_UTILITY);
 	hidden_saved = wg_index_hide_utility_before(pstmt);
 
 	/* DDL policy: a refused DDL raises its error here, before it runs */

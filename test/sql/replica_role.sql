@@ -24,6 +24,16 @@ SELECT workload_guard.block_digest(workload_guard.queryid_of('SELECT count(*) FR
 SELECT count(*) FROM generate_series(1, 7) g WHERE g < 0;
 \set VERBOSITY default
 
+-- disabled_index_rules has the same trigger as digest_rules (one protocol):
+-- a write of its owner's own reaches the caches too
+CREATE INDEX rr_id ON rr (id);
+SET enable_seqscan = off;
+SELECT workload_guard.disable_index('rr_id');
+EXPLAIN (COSTS OFF) SELECT id FROM rr WHERE id = 5;
+DELETE FROM workload_guard.disabled_index_rules;
+EXPLAIN (COSTS OFF) SELECT id FROM rr WHERE id = 5;
+RESET enable_seqscan;
+
 RESET session_replication_role;
 DROP TABLE rr;
 DROP EXTENSION workload_guard CASCADE;
