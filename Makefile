@@ -6,6 +6,7 @@
 #   make test-sanitize  the same against an assert-enabled PostgreSQL, server
 #                   and extension built with ASan+UBSan (WG_SANITIZE_PG=18|15)
 #   make bench      callgrind instructions per statement vs pg_stat_statements
+#   make soak       32 clients and configuration churn for WG_SOAK_SECONDS (600)
 #
 # Sources, regression tests, isolation specs and TAP tests are picked up by
 # wildcard so that adding a concern means adding files, not editing lists.
@@ -53,7 +54,7 @@ endif
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
               regression.out demo_data
 
-.PHONY: demo test test-sanitize bench
+.PHONY: demo test test-sanitize bench soak
 demo:
 	bash scripts/demo.sh
 
@@ -65,3 +66,6 @@ test-sanitize:
 
 bench:
 	bash test/bench/callgrind.sh
+
+soak:
+	bash scripts/soak.sh

@@ -48,10 +48,10 @@ scan_logs() {
 	done
 }
 
-# run_suite NAME LOGNAME DIFFS INSTANCE MAKEARGS...: one pg_regress-style
-# suite whose temporary instance is INSTANCE
+# run_suite NAME LOGNAME DIFFS SERVERLOGS MAKEARGS...: one pg_regress-style
+# suite whose temporary instance logs into SERVERLOGS
 run_suite() {
-	local name=$1 log=$2 diffs=$3 inst=$4 rc p f
+	local name=$1 log=$2 diffs=$3 slogs=$4 rc p f
 	shift 4
 	echo "== $name"
 	run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck "$@" > "$WORK/$log" 2>&1
@@ -65,7 +65,7 @@ run_suite() {
 		[ -f "$WORK/$diffs" ] && head -200 "$WORK/$diffs"
 		[ "$f" = 0 ] && failed=$((failed + 1))
 	fi
-	scan_logs "$name" "$WORK/$log" "$WORK/$inst/log"
+	scan_logs "$name" "$WORK/$log" "$WORK/$slogs"
 	return 0
 }
 
@@ -76,9 +76,9 @@ ISO_SEL=$(sel ISOLATION "${WG_ISOLATION:-}")
 TAP_SEL=$(sel PROVE_TESTS "${WG_TAP:-}")
 
 [ "${WG_REGRESS:-}" != none ] &&
-	run_suite pg_regress regress.log regression.diffs tmp_check ISOLATION= TAP_TESTS= $REG_SEL
+	run_suite pg_regress regress.log regression.diffs log ISOLATION= TAP_TESTS= $REG_SEL
 [ "${WG_ISOLATION:-}" != none ] &&
-	run_suite isolation isolation.log output_iso/regression.diffs tmp_check_iso REGRESS= TAP_TESTS= $ISO_SEL
+	run_suite isolation isolation.log output_iso/regression.diffs output_iso/log REGRESS= TAP_TESTS= $ISO_SEL
 
 rc=0
 : > "$WORK/tap.log"

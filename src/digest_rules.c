@@ -23,7 +23,7 @@
  * inactive too; block it again under its new name).
  *
  * The check (ExecutorStart, before the statement starts; ProcessUtility
- * for utility statements' digests: CALL, COPY, DO, ...).  wg_rules_armed is
+ * for utility statements' digests: CALL, COPY, DO, ...).  wg_digest_rules_armed is
  * false when the cache is current and holds no rule for this database: the
  * only cost then is that one test (the macro in digest_rules.h).  Otherwise
  * one dynahash probe on the queryid; only a hit looks further (scope,
@@ -113,6 +113,7 @@
 #include "config_cache.h"
 #include "digest_rules.h"
 #include "ext_objects.h"
+#include "subxact.h"
 #include "workload_guard.h"
 
 #define WG_RULES_TABLE		"digest_rules"
@@ -239,7 +240,7 @@ static WgRulesShared *rules_shared = NULL;
 static HTAB *rules_counters = NULL;
 
 /* backend-local cache, rebuilt by config_cache.c */
-bool		wg_rules_armed = true;
+bool		wg_digest_rules_armed = true;
 static WgConfigCache *rules_cache = NULL;
 static HTAB *rules_hash = NULL;
 static int	rules_count = 0;
@@ -250,7 +251,7 @@ static Oid	rules_nsp = InvalidOid;	/* our schema, in the cache */
 
 /* held cap slots */
 static WgHeldSlot held[WG_MAX_HELD];
-int			wg_rules_nheld = 0;
+int			wg_digest_rules_nheld = 0;
 static bool exit_cb_registered = false;
 
 static bool warned_untracked = false;
@@ -333,7 +334,7 @@ check_loaded(void)
 static void
 rules_cache_dropped(void *arg)
 {
-	wg_rules_armed = true;
+	wg_digest_rules_armed = true;
 }
 
 static void
@@ -428,7 +429,8 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		DatumGetTimestampTz(values[Anum_created_at - 1]);
 	r->expires_at = nulls[Anum_expires_at - 1] ? DT_NOEND :
 		DatumGetTimestampTz(values[Anum_expires_at - 1]);
-	r->role_name = (desc->natts < Anum_role_name || nulls[Anum_role_name - 1]) ?
+	r->role_name = (desc->natts < Anum_role_name || nulls[Anum_role_name - 1] ||
+					TupleDescAttr(desc, Anum_role_name - 1)->atttypid != NAMEOID) ?
 		NULL : pstrdup(NameStr(*DatumGetName(values[Anum_role_name - 1])));
 	if (r->cap && r->max_running <= 0)
 		return;					/* the table's CHECK prevents it */
@@ -584,16 +586,16 @@ static void
 held_release_at(int i)
 {
 	pg_atomic_fetch_sub_u32(&held[i].counters->running, 1);
-	if (i < wg_rules_nheld - 1)
-		memmove(&held[i], &held[i + 1], (wg_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
-	wg_rules_nheld--;
+	if (i < wg_digest_rules_nheld - 1)
+		memmove(&held[i], &held[i + 1], (wg_digest_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
+	wg_digest_rules_nheld--;
 }
 
 static void
 rules_before_shmem_exit(int code, Datum arg)
 {
-	while (wg_rules_nheld > 0)
-		held_release_at(wg_rules_nheld - 1);
+	while (wg_digest_rules_nheld > 0)
+		held_release_at(wg_digest_rules_nheld - 1);
 }
 
 void
@@ -601,7 +603,7 @@ wg_digest_rules_release_slow(const void *owner)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
 		if (held[i].owner == owner)
 			held_release_at(i);
 }
@@ -615,7 +617,7 @@ wg_digest_rules_xact_cleanup(SubTransactionId aborted_subxid, bool commit)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
 		if (commit ? !held[i].utility :
 			(aborted_subxid == InvalidSubTransactionId ||
 			 held[i].subxid >= aborted_subxid))
@@ -814,7 +816,7 @@ rules_of(uint64 queryid)
 	{
 		if (!wg_config_cache_ensure(rules_cache))
 			return NULL;		/* table locked: no rules this time */
-		wg_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
+		wg_digest_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
 	}
 	if (rules_count == 0)
 		return NULL;
@@ -873,7 +875,7 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 
 		if (!r->cap || !rule_applies(r, userid, now))
 			continue;
-		if (wg_rules_nheld >= WG_MAX_HELD)
+		if (wg_digest_rules_nheld >= WG_MAX_HELD)
 		{
 			pg_atomic_fetch_add_u64(&rules_shared->untracked, 1);
 			warn_untracked_once(r->key.queryid);
@@ -890,11 +892,11 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 			before_shmem_exit(rules_before_shmem_exit, (Datum) 0);
 			exit_cb_registered = true;
 		}
-		held[wg_rules_nheld].owner = owner;
-		held[wg_rules_nheld].counters = c;
-		held[wg_rules_nheld].subxid = GetCurrentSubTransactionId();
-		held[wg_rules_nheld].utility = utility;
-		wg_rules_nheld++;
+		held[wg_digest_rules_nheld].owner = owner;
+		held[wg_digest_rules_nheld].counters = c;
+		held[wg_digest_rules_nheld].subxid = GetCurrentSubTransactionId();
+		held[wg_digest_rules_nheld].utility = utility;
+		wg_digest_rules_nheld++;
 
 		if (running > (uint32) r->max_running)
 		{
@@ -906,7 +908,7 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 			else
 			{
 				pg_atomic_fetch_add_u64(&c->capped, 1);
-				held_release_at(wg_rules_nheld - 1);
+				held_release_at(wg_digest_rules_nheld - 1);
 				/* slots taken for other caps go back at abort */
 				report_cap(r, ERROR);
 			}
@@ -1264,13 +1266,15 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 	int			db_arg = reason_arg + 3;
 	int			dry_arg = reason_arg + 4;
 
-	/* reason */
+	/* reason; an empty one is none */
 	a->reason = NULL;
 	if (!PG_ARGISNULL(reason_arg))
 	{
 		text	   *t = PG_GETARG_TEXT_PP(reason_arg);
+
 		wg_check_reason(text_to_cstring(t));
-		a->reason = t;
+		if (VARSIZE_ANY_EXHDR(t) > 0)
+			a->reason = t;
 	}
 
 	/* expiry: positive, at most WG_MAX_EXPIRY_DAYS */
@@ -1303,6 +1307,11 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 
 	/* scope: role, by OID and (to tell a reused OID apart) name */
 	a->roleid = PG_ARGISNULL(role_arg) ? InvalidOid : PG_GETARG_OID(role_arg);
+	if (!PG_ARGISNULL(role_arg) && !OidIsValid(a->roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID 0 does not exist"),
+				 errhint("Pass role => NULL for a rule on every role.")));
 	if (OidIsValid(a->roleid))
 	{
 		char	   *name = GetUserNameFromId(a->roleid, true);
@@ -1405,6 +1414,45 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
 	memset(&a, 0, sizeof(a));
 	a.queryid = arg_queryid(fcinfo, 0);
 	PG_RETURN_INT32((int32) rules_as_owner(&a, true));
+}
+
+/*
+ * After DROP ROLE: delete this database's rules of roles that no longer
+ * exist (an unblock of no digest is exactly the housekeeping).  Other
+ * databases' rules of the role are inactive already (role_still_named) and
+ * go at their next rule write.  The DROP ROLE has succeeded: a failure here
+ * is a WARNING, never its error.
+ */
+static void
+roles_dropped_cb(void *arg)
+{
+	RuleArgs	a;
+
+	memset(&a, 0, sizeof(a));
+	(void) rules_as_owner(&a, true);
+}
+
+void
+wg_digest_rules_roles_dropped(void)
+{
+	Oid			nsp;
+	ErrorData  *edata;
+
+	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
+		return;
+	nsp = get_namespace_oid("workload_guard", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid(WG_RULES_TABLE, nsp)))
+		return;
+	edata = wg_run_in_subxact(roles_dropped_cb, NULL);
+	if (edata == NULL)
+		return;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not delete the digest rules of dropped roles: %s",
+					edata->message),
+			 errdetail("The rules no longer apply to any role."),
+			 errhint("The next call of workload_guard.block_digest(), cap_digest() or unblock_digest() in this database deletes them.")));
+	FreeErrorData(edata);
 }
 
 /* the shared counters of this node for this database's rules (blocked_digests) */

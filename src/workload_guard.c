@@ -21,7 +21,9 @@
  *					latency is recorded first, then the DDL guard records
  *					the rejection (and may rethrow a clearer error).
  *					Disabled-index rules are carried over REINDEX
- *					CONCURRENTLY after it succeeded.
+ *					CONCURRENTLY after it succeeded; the digest rules of
+ *					dropped roles are deleted after DROP ROLE.  Digest
+ *					rules on the utility's own digest come first of all.
  *	get_relation_info	previous hook first (it may add hypothetical indexes),
  *					then disabled indexes are removed from the list.
  *
@@ -363,6 +365,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	List	   *hidden_saved;
 	WgDdlState *ddl;
 	char		rules_token;	/* its address: this statement's cap slots */
+	bool		drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
 
 	/*
 	 * A rule or disabled index committed since the last statement: seen by
@@ -429,6 +432,8 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_TRY();
 	{
 		wg_index_hide_utility_after(hidden_saved);
+		if (drops_roles)
+			wg_digest_rules_roles_dropped();
 
 		if (timed)
 			wg_latency_utility_done(queryid, level, queryString,
@@ -467,7 +472,7 @@ wg_xact_callback(XactEvent event, void *arg)
 			 * outer cursor, rolled back to a savepoint) is dropped without
 			 * ExecutorEnd: its cap slot would never come back.
 			 */
-			if (wg_rules_nheld > 0)
+			if (wg_digest_rules_nheld > 0)
 				wg_digest_rules_xact_cleanup(InvalidSubTransactionId, true);
 			internal_cleanup(InvalidSubTransactionId);
 			break;

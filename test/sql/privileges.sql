@@ -105,7 +105,10 @@ VALUES ('schema workload_guard', 'CREATE', 'CREATE TABLE workload_guard.pm_plant
        ('table workload_guard.digest_rules', 'DISABLE TRIGGER', 'ALTER TABLE workload_guard.digest_rules DISABLE TRIGGER USER'),
        ('setting workload_guard.bypass_rules', 'SET', 'SET workload_guard.bypass_rules = on'),
        ('setting workload_guard.ddl_bypass', 'SET', 'SET workload_guard.ddl_bypass = on'),
-       ('setting workload_guard.ddl_mode', 'SET', 'SET workload_guard.ddl_mode = off');
+       ('setting workload_guard.ddl_mode', 'SET', 'SET workload_guard.ddl_mode = off'),
+       ('setting workload_guard.ddl_mode', 'ALTER DATABASE SET', 'ALTER DATABASE regress_wg_priv SET workload_guard.ddl_mode = off'),
+       ('setting workload_guard.ddl_mode', 'ALTER ROLE SET', 'ALTER ROLE CURRENT_USER SET workload_guard.ddl_mode = off'),
+       ('setting workload_guard.ddl_mode', 'GRANT SET', 'GRANT SET ON PARAMETER workload_guard.ddl_mode TO PUBLIC');
 
 -- every member is of a kind handled above
 SELECT descr AS "member without a row" FROM pm_member m
