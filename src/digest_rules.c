@@ -103,6 +103,7 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -1248,12 +1249,21 @@ static int64
 rules_as_owner(const RuleArgs *a, bool delete)
 {
 	RulesOwnerArgs o;
+	Oid			relid = wg_ext_table_required(&rules_table);
 
 	o.a = a;
 	o.delete = delete;
 	o.created_by = GetUserNameFromId(GetUserId(), false);
 	o.result = 0;
-	wg_run_as_owner(wg_ext_table_required(&rules_table), rules_as_owner_cb, &o);
+	wg_run_as_owner(relid, rules_as_owner_cb, &o);
+
+	/*
+	 * The table's trigger sends this too; sent here as well, a rule written
+	 * by these functions reaches the caches even where the trigger is off
+	 * (pg_restore --disable-triggers leaves it ENABLE instead of ENABLE
+	 * ALWAYS; a superuser may disable it).
+	 */
+	CacheInvalidateRelcacheByRelid(relid);
 	return o.result;
 }
 

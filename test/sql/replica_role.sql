@@ -24,6 +24,14 @@ SELECT workload_guard.block_digest(workload_guard.queryid_of('SELECT count(*) FR
 SELECT count(*) FROM generate_series(1, 7) g WHERE g < 0;
 \set VERBOSITY default
 
+-- the management functions do not depend on the trigger: with it disabled
+-- (or left ENABLE ORIGIN by pg_restore --disable-triggers), an unblock
+-- still reaches the cache
+ALTER TABLE workload_guard.digest_rules DISABLE TRIGGER digest_rules_changed;
+SELECT workload_guard.unblock_digest(workload_guard.queryid_of('SELECT count(*) FROM generate_series(1, 7) g WHERE g < 0'));
+SELECT count(*) FROM generate_series(1, 7) g WHERE g < 0;
+ALTER TABLE workload_guard.digest_rules ENABLE ALWAYS TRIGGER digest_rules_changed;
+
 -- disabled_index_rules has the same trigger as digest_rules (one protocol):
 -- a write of its owner's own reaches the caches too
 CREATE INDEX rr_id ON rr (id);
