@@ -71,6 +71,7 @@
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "storage/lmgr.h"
@@ -91,6 +92,7 @@ struct WgConfigCache
 	const WgConfigCacheDef *def;
 	bool		valid;
 	bool		building;		/* inside wg_config_cache_ensure's scan */
+	bool		warned;			/* the table is the extension's, but unusable */
 	Oid			relid;			/* InvalidOid: no table of ours here */
 	MemoryContext cxt;
 	List	   *watch_list;		/* wg_config_cache_watch, during a build */
@@ -276,6 +278,27 @@ config_cache_build(WgConfigCache *c, Relation rel)
 	c->building = false;
 }
 
+/*
+ * No table of the right shape: normal without the extension, but where the
+ * extension exists its table was altered (or an upgrade went wrong) and its
+ * rules are not applied.  Say so once per backend: silently no brakes is
+ * the worst way to degrade.  Not during CREATE or ALTER EXTENSION, whose
+ * scripts run statements before the tables have their final shape.
+ */
+static void
+config_cache_unusable(WgConfigCache *c)
+{
+	if (c->warned || creating_extension || !OidIsValid(wg_ext_oid()))
+		return;
+	c->warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg("workload_guard is not applying the rules of table \"workload_guard.%s\"",
+					c->def->table->relname),
+			 errdetail("The table is missing from the extension or its columns are not the ones this version of workload_guard reads."),
+			 errhint("Run ALTER EXTENSION workload_guard UPDATE, or undo the change to the table.")));
+}
+
 bool
 wg_config_cache_ensure(WgConfigCache *c)
 {
@@ -289,6 +312,7 @@ wg_config_cache_ensure(WgConfigCache *c)
 		if (!OidIsValid(relid))
 		{
 			config_cache_empty(c);
+			config_cache_unusable(c);
 			return true;
 		}
 
@@ -312,7 +336,10 @@ wg_config_cache_ensure(WgConfigCache *c)
 		if (wg_ext_tupdesc_matches(c->def->table, RelationGetDescr(rel)))
 			config_cache_build(c, rel);
 		else
+		{
 			config_cache_empty(c);
+			config_cache_unusable(c);
+		}
 
 		RelationClose(rel);
 		UnlockRelationOid(relid, AccessShareLock);
