@@ -81,6 +81,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
+
 #include "config_cache.h"
 #include "ext_objects.h"
 
@@ -255,7 +257,7 @@ config_cache_build(WgConfigCache *c, Relation rel)
 		c->def->begin(c->cxt, c->relid, c->def->arg);
 
 		snap = RegisterSnapshot(GetLatestSnapshot());
-		scan = table_beginscan(rel, snap, 0, NULL);
+		scan = wg_table_beginscan(rel, snap);
 		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 			c->def->row(RelationGetDescr(rel), tup, c->def->arg);
 		table_endscan(scan);

@@ -503,7 +503,7 @@ disable_as_owner(void *arg)
 	IhChange   *c = (IhChange *) arg;
 	Oid			argtypes[7] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8OID};
 	Datum		values[7];
-	char		nulls[7] = "       ";
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			regclass = REGCLASSOID;
 	Oid			scan_count = wg_ext_function("index_scan_count", 1, &regclass);
 
