@@ -1447,14 +1447,13 @@ roles_dropped_cb(void *arg)
 void
 wg_digest_rules_roles_dropped(void)
 {
-	Oid			nsp;
 	Oid			relid;
 	ErrorData  *edata;
 
 	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
 		return;
-	nsp = get_namespace_oid("workload_guard", true);
-	relid = OidIsValid(nsp) ? get_relname_relid(WG_RULES_TABLE, nsp) : InvalidOid;
+	/* the extension's table only: a planted one is none of our business */
+	relid = wg_ext_table(&rules_table);
 	if (!OidIsValid(relid) ||
 		!ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
 		return;

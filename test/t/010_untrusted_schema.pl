@@ -96,6 +96,11 @@ as_mallory(qq{
 });
 superuser_runs('the extension\'s shapes');
 
+# DROP ROLE cleans up the rules of dropped roles: not in a planted table
+my ($rc_role, $out_role, $err_role) =
+  $node->psql('mall', 'CREATE ROLE dropped_soon; DROP ROLE dropped_soon');
+is($err_role, '', 'DROP ROLE there touches no planted table');
+
 # a session that loaded the (empty) caches before the rows were planted
 my $s = $node->background_psql('mall');
 is($s->query_safe($probe), 'one', 'long-lived session runs the probe');
