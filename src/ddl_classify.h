@@ -38,6 +38,15 @@ typedef struct WgDdlClass
 	bool		temp;			/* new table is temporary */
 	List	   *notnull_columns;	/* SET NOT NULL column names, when that is
 									 * the only violation (rule validation) */
+
+	/* what only the catalogs can decide (ddl_guard.c) */
+	PartitionCmd *attach;		/* ATTACH PARTITION: relation is the table
+								 * attached, parent its new parent */
+	RangeVar   *parent;			/* ATTACH / PARTITION OF: the parent */
+	PartitionBoundSpec *partbound;	/* ATTACH / PARTITION OF: raw bound */
+	char	   *pk_index;		/* ADD PRIMARY KEY USING INDEX: its index */
+	List	   *type_changes;	/* ALTER COLUMN TYPE commands (AlterTableCmd) */
+	List	   *domain;			/* ALTER DOMAIN that scans: its name */
 } WgDdlClass;
 
 /*
