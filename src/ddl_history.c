@@ -572,8 +572,8 @@ collect_objects(FunctionCallInfo fcinfo, const char *fname, const char *sql)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	/* our bookkeeping: a digest rule on this query must not fail the DDL */
-	wg_rules_internal++;
+	/* our bookkeeping: neither timed nor subject to digest rules */
+	wg_internal_begin();
 	PG_TRY();
 	{
 		if (SPI_execute(sql, true, 0) == SPI_OK_SELECT)
@@ -595,7 +595,7 @@ collect_objects(FunctionCallInfo fcinfo, const char *fname, const char *sql)
 	}
 	PG_FINALLY();
 	{
-		wg_rules_internal--;
+		wg_internal_end();
 	}
 	PG_END_TRY();
 	SPI_finish();
@@ -680,6 +680,7 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the subxact */
 	if (SPI_execute_with_args(
 							  "INSERT INTO workload_guard.ddl_history "
 							  "(started_at, duration_ms, lock_wait_ms, session_role, effective_role,"
@@ -704,6 +705,7 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 							  1, t, v, NULL, false, 0);
 		last_trim = GetCurrentTimestamp();
 	}
+	wg_internal_end();
 	SPI_finish();
 }
 
@@ -832,12 +834,14 @@ wg_trim_ddl_history(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* runs as the caller, under their search_path: qualify everything */
+	wg_internal_begin();
 	if (SPI_execute_with_args("DELETE FROM workload_guard.ddl_history "
 							  "WHERE started_at OPERATOR(pg_catalog.<) "
 							  "(pg_catalog.now() OPERATOR(pg_catalog.-) $1)",
 							  1, argtypes, &arg, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not trim workload_guard.ddl_history");
 	n = (int64) SPI_processed;
+	wg_internal_end();
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }

@@ -2,12 +2,13 @@
  *
  * latency.c
  *	  Per-digest latency histograms: the shared table, timing of each
- *	  execution, eviction, persistence across clean restarts, and the SQL
- *	  functions behind workload_guard.statement_latency.
+ *	  execution and eviction.  Persistence across clean restarts is in
+ *	  latency_file.c, the SQL functions behind workload_guard.statement_latency
+ *	  in latency_sql.c; latency_internal.h is what the three share.
  *
  * Locking protocol (the whole of it):
  *
- *	* wg->lock (an LWLock of our own tranche) guards the hash table, the
+ *	* wg_lat->lock (an LWLock of our own tranche) guards the hash table, the
  *	  in_use/key/query fields of every digest slot, the free list and the
  *	  clock hand.  Recording into an existing digest takes it in SHARED mode
  *	  only, for one hash probe and a handful of atomic increments; creating,
@@ -41,26 +42,17 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "access/parallel.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "executor/executor.h"
-#include "fmgr.h"
-#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parser.h"
 #include "port/atomics.h"
-#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "utils/acl.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
@@ -68,6 +60,7 @@
 #include "compat.h"
 #include "histogram.h"
 #include "latency.h"
+#include "latency_internal.h"
 #include "normalize.h"
 #include "workload_guard.h"
 
@@ -77,71 +70,12 @@
 #define WG_MAX_PLAN_LEVELS	16		/* nesting levels with planning time kept */
 #define WG_EPOCH_CLEARING	PG_UINT64_MAX
 
-#define WG_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/workload_guard.stat"
-#define WG_DUMP_MAGIC		0x57474c31	/* "WGL1" */
-#define WG_DUMP_VERSION		1
-
-typedef struct WgLatencyKey
-{
-	Oid			userid;
-	Oid			dbid;
-	uint64		queryid;
-	bool		toplevel;
-} WgLatencyKey;
-
-typedef struct WgHashEntry
-{
-	WgLatencyKey key;			/* hash key; must be first */
-	int			slot;			/* index into wg->digests */
-} WgHashEntry;
-
-typedef struct WgDigest
-{
-	/* guarded by wg->lock: set at creation, read by views */
-	WgLatencyKey key;
-	bool		in_use;
-	int			query_len;
-	TimestampTz stats_since;
-	uint64		calls_at_sweep; /* clock sweep bookkeeping (exclusive lock) */
-
-	/* lock-free counters */
-	pg_atomic_uint64 calls;
-	pg_atomic_uint64 errors;	/* ended in an error, cancels included */
-	pg_atomic_uint64 cancels;	/* query_canceled: statement_timeout, cancel */
-	pg_atomic_uint64 total_ns;
-	pg_atomic_uint64 min_ns;
-	pg_atomic_uint64 max_ns;
-	pg_atomic_uint64 out_of_range;	/* clamped below 1 µs or above 2^32 µs */
-
-	/* recent window: two epoch slots */
-	pg_atomic_uint64 recent_epoch[2];
-	pg_atomic_uint32 recent_errors[2];
-	pg_atomic_uint32 recent[2][WG_HIST_BUCKETS];
-
-	pg_atomic_uint64 buckets[WG_HIST_BUCKETS];
-
-	char		query[WG_QUERY_TEXT_LEN];
-} WgDigest;
-
-typedef struct WgLatencyShared
-{
-	LWLock	   *lock;
-	int			max_digests;
-	int			nfree;			/* entries in free_slots */
-	int			clock_hand;
-	TimestampTz stats_reset;
-	pg_atomic_uint64 evictions;
-	pg_atomic_uint64 dropped;	/* executions not recorded (see views) */
-	int		   *free_slots;		/* [max_digests] */
-	WgDigest   *digests;		/* [max_digests] */
-} WgLatencyShared;
-
 /* GUCs */
 int			wg_track = WG_TRACK_TOP;
 static int	wg_max_statements = 1000;
 static bool wg_track_utility = true;
-static int	wg_recent_window = 60;	/* seconds */
-static bool wg_save = true;
+int			wg_recent_window = 60;	/* seconds */
+bool		wg_save = true;
 
 static const struct config_enum_entry track_options[] = {
 	{"none", WG_TRACK_NONE, false},
@@ -151,8 +85,8 @@ static const struct config_enum_entry track_options[] = {
 };
 
 /* shared state */
-static WgLatencyShared *wg = NULL;
-static HTAB *wg_hash = NULL;
+WgLatencyShared *wg_lat = NULL;
+HTAB	   *wg_lat_hash = NULL;
 
 /* per-backend: executions in flight and pending planning time */
 typedef struct WgExecSlot
@@ -205,8 +139,6 @@ static struct
 	int			stmt_location;
 	int			stmt_len;
 }			pending_utility[WG_MAX_PLAN_LEVELS];
-
-static void wg_latency_shmem_shutdown(int code, Datum arg);
 
 /*
  * The queryid already is a 64-bit hash: fold the rest of the key into it
@@ -306,6 +238,7 @@ digest_init(WgDigest *d, const WgLatencyKey *key, TimestampTz since)
 	d->key = *key;
 	d->in_use = true;
 	d->query_len = 0;
+	d->encoding = GetDatabaseEncoding();
 	d->query[0] = '\0';
 	d->stats_since = since;
 	d->calls_at_sweep = 0;
@@ -334,27 +267,27 @@ digest_init(WgDigest *d, const WgLatencyKey *key, TimestampTz since)
  * least active of at most WG_EVICT_SCAN slots after the clock hand.
  * "Activity" is the number of calls since the hand last passed the slot, so
  * a digest survives a sweep only if it was used since the previous one.
- * Caller holds wg->lock exclusively.
+ * Caller holds wg_lat->lock exclusively.
  */
 static int
 digest_take_slot(void)
 {
-	int			scan = Min(WG_EVICT_SCAN, wg->max_digests);
+	int			scan = Min(WG_EVICT_SCAN, wg_lat->max_digests);
 	int			victim = -1;
 	uint64		victim_activity = PG_UINT64_MAX;
 	int			i;
 
-	if (wg->nfree > 0)
-		return wg->free_slots[--wg->nfree];
+	if (wg_lat->nfree > 0)
+		return wg_lat->free_slots[--wg_lat->nfree];
 
 	for (i = 0; i < scan; i++)
 	{
-		int			s = wg->clock_hand;
-		WgDigest   *d = &wg->digests[s];
+		int			s = wg_lat->clock_hand;
+		WgDigest   *d = &wg_lat->digests[s];
 		uint64		calls = pg_atomic_read_u64(&d->calls);
 		uint64		activity = calls - d->calls_at_sweep;
 
-		wg->clock_hand = (wg->clock_hand + 1) % wg->max_digests;
+		wg_lat->clock_hand = (wg_lat->clock_hand + 1) % wg_lat->max_digests;
 		d->calls_at_sweep = calls;
 		if (activity < victim_activity)
 		{
@@ -365,10 +298,10 @@ digest_take_slot(void)
 		}
 	}
 
-	Assert(victim >= 0 && wg->digests[victim].in_use);
-	hash_search(wg_hash, &wg->digests[victim].key, HASH_REMOVE, NULL);
-	wg->digests[victim].in_use = false;
-	pg_atomic_fetch_add_u64(&wg->evictions, 1);
+	Assert(victim >= 0 && wg_lat->digests[victim].in_use);
+	hash_search(wg_lat_hash, &wg_lat->digests[victim].key, HASH_REMOVE, NULL);
+	wg_lat->digests[victim].in_use = false;
+	pg_atomic_fetch_add_u64(&wg_lat->evictions, 1);
 	return victim;
 }
 
@@ -437,28 +370,47 @@ digest_text(char *buf, uint64 queryid, int level, bool failed,
 /*
  * Find or create the digest for a key; caller holds the lock exclusively.
  */
-static WgDigest *
-digest_enter(const WgLatencyKey *key, TimestampTz since)
+WgDigest *
+wg_latency_digest_enter(const WgLatencyKey *key, TimestampTz since)
 {
 	WgHashEntry *he;
 	bool		found;
 	int			slot;
 
-	he = (WgHashEntry *) hash_search(wg_hash, key, HASH_FIND, NULL);
+	he = (WgHashEntry *) hash_search(wg_lat_hash, key, HASH_FIND, NULL);
 	if (he)
-		return &wg->digests[he->slot];
+		return &wg_lat->digests[he->slot];
 
 	slot = digest_take_slot();
-	he = (WgHashEntry *) hash_search(wg_hash, key, HASH_ENTER_NULL, &found);
+	he = (WgHashEntry *) hash_search(wg_lat_hash, key, HASH_ENTER_NULL, &found);
 	if (he == NULL)
 	{
 		/* cannot happen: the table is sized for max_digests entries */
-		wg->free_slots[wg->nfree++] = slot;
+		wg_lat->free_slots[wg_lat->nfree++] = slot;
 		return NULL;
 	}
 	he->slot = slot;
-	digest_init(&wg->digests[slot], key, since);
-	return &wg->digests[slot];
+	digest_init(&wg_lat->digests[slot], key, since);
+	return &wg_lat->digests[slot];
+}
+int64
+wg_latency_store_remove(bool all, uint64 queryid)
+{
+	int64		removed = 0;
+	int			i;
+
+	for (i = 0; i < wg_lat->max_digests; i++)
+	{
+		WgDigest   *d = &wg_lat->digests[i];
+
+		if (!d->in_use || (!all && d->key.queryid != queryid))
+			continue;
+		hash_search(wg_lat_hash, &d->key, HASH_REMOVE, NULL);
+		d->in_use = false;
+		wg_lat->free_slots[wg_lat->nfree++] = i;
+		removed++;
+	}
+	return removed;
 }
 
 void
@@ -467,12 +419,10 @@ wg_latency_shmem_startup(void)
 	bool		found;
 	HASHCTL		info;
 	char	   *ptr;
-	FILE	   *file;
-	uint32		header[4];
 	int			i;
 
-	wg = NULL;
-	wg_hash = NULL;
+	wg_lat = NULL;
+	wg_lat_hash = NULL;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 
@@ -481,24 +431,24 @@ wg_latency_shmem_startup(void)
 						  MAXALIGN(mul_size(wg_max_statements, sizeof(int))) +
 						  mul_size(wg_max_statements, sizeof(WgDigest)),
 						  &found);
-	wg = (WgLatencyShared *) ptr;
+	wg_lat = (WgLatencyShared *) ptr;
 	if (!found)
 	{
-		wg->lock = &(GetNamedLWLockTranche("workload_guard_latency"))->lock;
-		wg->max_digests = wg_max_statements;
-		wg->free_slots = (int *) (ptr + MAXALIGN(sizeof(WgLatencyShared)));
-		wg->digests = (WgDigest *) (ptr + MAXALIGN(sizeof(WgLatencyShared)) +
+		wg_lat->lock = &(GetNamedLWLockTranche("workload_guard_latency"))->lock;
+		wg_lat->max_digests = wg_max_statements;
+		wg_lat->free_slots = (int *) (ptr + MAXALIGN(sizeof(WgLatencyShared)));
+		wg_lat->digests = (WgDigest *) (ptr + MAXALIGN(sizeof(WgLatencyShared)) +
 									MAXALIGN(mul_size(wg_max_statements, sizeof(int))));
-		wg->clock_hand = 0;
-		wg->stats_reset = GetCurrentTimestamp();
-		pg_atomic_init_u64(&wg->evictions, 0);
-		pg_atomic_init_u64(&wg->dropped, 0);
+		wg_lat->clock_hand = 0;
+		wg_lat->stats_reset = GetCurrentTimestamp();
+		pg_atomic_init_u64(&wg_lat->evictions, 0);
+		pg_atomic_init_u64(&wg_lat->dropped, 0);
 		/* free list handed out from slot 0 upwards */
-		wg->nfree = wg_max_statements;
+		wg_lat->nfree = wg_max_statements;
 		for (i = 0; i < wg_max_statements; i++)
 		{
-			wg->free_slots[i] = wg_max_statements - 1 - i;
-			wg->digests[i].in_use = false;
+			wg_lat->free_slots[i] = wg_max_statements - 1 - i;
+			wg_lat->digests[i].in_use = false;
 		}
 	}
 
@@ -506,7 +456,7 @@ wg_latency_shmem_startup(void)
 	info.entrysize = sizeof(WgHashEntry);
 	info.hash = wg_key_hash;
 	info.match = wg_key_match;
-	wg_hash = ShmemInitHash("workload_guard latency hash",
+	wg_lat_hash = ShmemInitHash("workload_guard latency hash",
 							wg_max_statements, wg_max_statements,
 							&info, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
 
@@ -514,165 +464,12 @@ wg_latency_shmem_startup(void)
 
 	/* the postmaster (or a standalone backend) saves the table at shutdown */
 	if (!IsUnderPostmaster)
-		on_shmem_exit(wg_latency_shmem_shutdown, (Datum) 0);
+		on_shmem_exit(wg_latency_file_save, (Datum) 0);
 
 	if (found)
 		return;
 
-	/*
-	 * Load what the last clean shutdown saved.  No other process runs yet,
-	 * so no lock is needed.  The file is removed once read: after a crash
-	 * there is nothing to load, which is what we want (counts since the last
-	 * save would be missing and the rest would look current).
-	 */
-	file = AllocateFile(WG_DUMP_FILE, PG_BINARY_R);
-	if (file == NULL)
-	{
-		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", WG_DUMP_FILE)));
-		return;
-	}
-
-	if (fread(header, sizeof(header), 1, file) != 1 ||
-		header[0] != WG_DUMP_MAGIC || header[1] != WG_DUMP_VERSION ||
-		header[2] != WG_HIST_BUCKETS)
-	{
-		ereport(LOG,
-				(errmsg("ignoring workload_guard statistics file \"%s\": wrong format",
-						WG_DUMP_FILE)));
-		goto done;
-	}
-
-	if (wg_save)
-	{
-		for (i = 0; i < (int) header[3]; i++)
-		{
-			WgLatencyKey key;
-			TimestampTz since;
-			uint64		counters[7];
-			uint64		buckets[WG_HIST_BUCKETS];
-			int32		qlen;
-			char		query[WG_QUERY_TEXT_LEN];
-			WgDigest   *d;
-			int			b;
-
-			if (fread(&key, sizeof(key), 1, file) != 1 ||
-				fread(&since, sizeof(since), 1, file) != 1 ||
-				fread(counters, sizeof(counters), 1, file) != 1 ||
-				fread(&qlen, sizeof(qlen), 1, file) != 1 ||
-				qlen < 0 || qlen >= WG_QUERY_TEXT_LEN ||
-				fread(query, 1, qlen, file) != (size_t) qlen ||
-				fread(buckets, sizeof(buckets), 1, file) != 1)
-			{
-				ereport(LOG,
-						(errmsg("ignoring the rest of workload_guard statistics file \"%s\": truncated",
-								WG_DUMP_FILE)));
-				break;
-			}
-			if (wg->nfree == 0)
-				break;			/* max_statements was lowered */
-
-			d = digest_enter(&key, since);
-			if (d == NULL)
-				break;
-			memcpy(d->query, query, qlen);
-			d->query[qlen] = '\0';
-			d->query_len = qlen;
-			pg_atomic_write_u64(&d->calls, counters[0]);
-			pg_atomic_write_u64(&d->errors, counters[1]);
-			pg_atomic_write_u64(&d->cancels, counters[2]);
-			pg_atomic_write_u64(&d->total_ns, counters[3]);
-			pg_atomic_write_u64(&d->min_ns, counters[4]);
-			pg_atomic_write_u64(&d->max_ns, counters[5]);
-			pg_atomic_write_u64(&d->out_of_range, counters[6]);
-			for (b = 0; b < WG_HIST_BUCKETS; b++)
-				pg_atomic_write_u64(&d->buckets[b], buckets[b]);
-		}
-		if (fread(&wg->stats_reset, sizeof(TimestampTz), 1, file) != 1)
-			wg->stats_reset = GetCurrentTimestamp();
-	}
-
-done:
-	FreeFile(file);
-	unlink(WG_DUMP_FILE);
-}
-
-/*
- * on_shmem_exit callback in the postmaster: write the table to disk with an
- * atomic rename.  Not on a crash (code != 0): shared memory may be corrupt.
- */
-static void
-wg_latency_shmem_shutdown(int code, Datum arg)
-{
-	FILE	   *file;
-	uint32		header[4];
-	int			i;
-	int			n = 0;
-
-	if (code || !wg || !wg_hash || !wg_save)
-		return;
-
-	file = AllocateFile(WG_DUMP_FILE ".tmp", PG_BINARY_W);
-	if (file == NULL)
-		goto error;
-
-	for (i = 0; i < wg->max_digests; i++)
-		if (wg->digests[i].in_use)
-			n++;
-	header[0] = WG_DUMP_MAGIC;
-	header[1] = WG_DUMP_VERSION;
-	header[2] = WG_HIST_BUCKETS;
-	header[3] = n;
-	if (fwrite(header, sizeof(header), 1, file) != 1)
-		goto error;
-
-	for (i = 0; i < wg->max_digests; i++)
-	{
-		WgDigest   *d = &wg->digests[i];
-		uint64		counters[7];
-		uint64		buckets[WG_HIST_BUCKETS];
-		int32		qlen = d->query_len;
-		int			b;
-
-		if (!d->in_use)
-			continue;
-		counters[0] = pg_atomic_read_u64(&d->calls);
-		counters[1] = pg_atomic_read_u64(&d->errors);
-		counters[2] = pg_atomic_read_u64(&d->cancels);
-		counters[3] = pg_atomic_read_u64(&d->total_ns);
-		counters[4] = pg_atomic_read_u64(&d->min_ns);
-		counters[5] = pg_atomic_read_u64(&d->max_ns);
-		counters[6] = pg_atomic_read_u64(&d->out_of_range);
-		for (b = 0; b < WG_HIST_BUCKETS; b++)
-			buckets[b] = pg_atomic_read_u64(&d->buckets[b]);
-		if (fwrite(&d->key, sizeof(d->key), 1, file) != 1 ||
-			fwrite(&d->stats_since, sizeof(TimestampTz), 1, file) != 1 ||
-			fwrite(counters, sizeof(counters), 1, file) != 1 ||
-			fwrite(&qlen, sizeof(qlen), 1, file) != 1 ||
-			fwrite(d->query, 1, qlen, file) != (size_t) qlen ||
-			fwrite(buckets, sizeof(buckets), 1, file) != 1)
-			goto error;
-	}
-	if (fwrite(&wg->stats_reset, sizeof(TimestampTz), 1, file) != 1)
-		goto error;
-
-	if (FreeFile(file))
-	{
-		file = NULL;
-		goto error;
-	}
-	(void) durable_rename(WG_DUMP_FILE ".tmp", WG_DUMP_FILE, LOG);
-	return;
-
-error:
-	ereport(LOG,
-			(errcode_for_file_access(),
-			 errmsg("could not write file \"%s\": %m", WG_DUMP_FILE ".tmp")));
-	if (file)
-		FreeFile(file);
-	unlink(WG_DUMP_FILE ".tmp");
+	wg_latency_file_load();
 }
 
 /* ----------------------------------------------------------------
@@ -700,26 +497,7 @@ atomic_max_u64(pg_atomic_uint64 *v, uint64 x)
 }
 
 /*
- * Epochs are numbered from 2, so that neither "epoch - 1" nor a freshly
- * zeroed slot (epoch 0) can be mistaken for a real period, even in the first
- * window after the machine booted (the monotonic clock starts near 0).
- */
-#define WG_EPOCH_BASE	2
-
-static inline uint64
-recent_window_ns(void)
-{
-	return (uint64) wg_recent_window * UINT64CONST(1000000000);
-}
-
-static inline uint64
-recent_epoch_of(uint64 now_ns)
-{
-	return now_ns / recent_window_ns() + WG_EPOCH_BASE;
-}
-
-/*
- * Add one execution to a digest.  Caller holds wg->lock (either mode).
+ * Add one execution to a digest.  Caller holds wg_lat->lock (either mode).
  */
 static void
 digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
@@ -786,7 +564,7 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	bool		failed = (sqlerrcode != 0);
 	bool		canceled = (sqlerrcode == ERRCODE_QUERY_CANCELED);
 
-	if (!wg)
+	if (!wg_lat)
 		return;
 
 	memset(&key, 0, sizeof(key));	/* padding goes to the stats file */
@@ -796,42 +574,34 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	key.toplevel = (level == 0);
 	bucket = wg_hist_bucket(ns, &range);
 
-	LWLockAcquire(wg->lock, LW_SHARED);
-	he = (WgHashEntry *) hash_search(wg_hash, &key, HASH_FIND, NULL);
+	LWLockAcquire(wg_lat->lock, LW_SHARED);
+	he = (WgHashEntry *) hash_search(wg_lat_hash, &key, HASH_FIND, NULL);
 	if (likely(he != NULL))
 	{
-		digest_add(&wg->digests[he->slot], ns, now_ns, bucket, range,
+		digest_add(&wg_lat->digests[he->slot], ns, now_ns, bucket, range,
 				   failed, canceled);
-		LWLockRelease(wg->lock);
+		LWLockRelease(wg_lat->lock);
 		return;
 	}
-	LWLockRelease(wg->lock);
+	LWLockRelease(wg_lat->lock);
 
 	/* new digest: bounded work under the exclusive lock */
 	text_len = digest_text(text, queryid, level, failed, query, location, len);
-	LWLockAcquire(wg->lock, LW_EXCLUSIVE);
-	d = digest_enter(&key, GetCurrentTimestamp());
+	LWLockAcquire(wg_lat->lock, LW_EXCLUSIVE);
+	d = wg_latency_digest_enter(&key, GetCurrentTimestamp());
 	if (d != NULL)
 	{
 		if (d->query_len == 0)
 		{
 			memcpy(d->query, text, text_len + 1);
 			d->query_len = text_len;
+			d->encoding = GetDatabaseEncoding();
 		}
 		digest_add(d, ns, now_ns, bucket, range, failed, canceled);
 	}
 	else
-		pg_atomic_fetch_add_u64(&wg->dropped, 1);
-	LWLockRelease(wg->lock);
-}
-
-static inline uint64
-clock_ns(void)
-{
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	return INSTR_TIME_GET_NANOSEC(now);
+		pg_atomic_fetch_add_u64(&wg_lat->dropped, 1);
+	LWLockRelease(wg_lat->lock);
 }
 
 void
@@ -917,7 +687,7 @@ wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 	uint64		queryid = queryDesc->plannedstmt->queryId;
 	WgExecSlot *slot;
 
-	if (queryid == UINT64CONST(0) || !wg || !wg_latency_enabled(level) ||
+	if (queryid == UINT64CONST(0) || !wg_lat || !wg_latency_enabled(level) ||
 		IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		return;
 
@@ -926,7 +696,7 @@ wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 		static bool warned = false;
 
 		/* degrade: count it, and say so once per backend */
-		pg_atomic_fetch_add_u64(&wg->dropped, 1);
+		pg_atomic_fetch_add_u64(&wg_lat->dropped, 1);
 		if (!warned)
 		{
 			warned = true;
@@ -1035,7 +805,7 @@ wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
-	return wg && wg_track_utility && wg_latency_enabled(level) &&
+	return wg_lat && wg_track_utility && wg_latency_enabled(level) &&
 		queryid != UINT64CONST(0) && !IsParallelWorker() &&
 		!IsA(parsetree, ExecuteStmt) &&
 		!IsA(parsetree, PrepareStmt) &&
@@ -1071,437 +841,4 @@ wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 		n_exec_slots = 0;
 		memset(pending_plan, 0, sizeof(pending_plan));
 	}
-}
-
-/* ----------------------------------------------------------------
- * SQL functions
- * ----------------------------------------------------------------
- */
-static void
-check_loaded(void)
-{
-	if (!wg || !wg_hash)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("workload_guard must be loaded via shared_preload_libraries"),
-				 errhint("Add workload_guard to shared_preload_libraries and restart the server.")));
-}
-
-void
-wg_require_loaded(void)
-{
-	check_loaded();
-}
-
-static inline double
-ns_to_ms(double ns)
-{
-	return ns / 1000000.0;
-}
-
-static Datum
-percentile_datum(const uint64 *counts, double fraction, uint64 min_ns,
-				 uint64 max_ns, bool *isnull)
-{
-	double		v = wg_hist_percentile_u64(counts, fraction, min_ns, max_ns);
-
-	*isnull = (v < 0);
-	return Float8GetDatum(ns_to_ms(v));
-}
-
-/*
- * Copy the recent-window counts of a digest that are current at now_ns into
- * out[], returning the number of calls and errors and the seconds covered.
- */
-static uint64
-digest_recent(WgDigest *d, uint64 now_ns, uint64 *out, uint64 *errors,
-			  double *seconds)
-{
-	uint64		window_ns = recent_window_ns();
-	uint64		epoch = recent_epoch_of(now_ns);
-	uint64		calls = 0;
-	uint64		oldest = epoch;
-	int			s,
-				i;
-
-	memset(out, 0, sizeof(uint64) * WG_HIST_BUCKETS);
-	*errors = 0;
-	for (s = 0; s < 2; s++)
-	{
-		uint64		ep = pg_atomic_read_u64(&d->recent_epoch[s]);
-
-		if (ep != epoch && ep != epoch - 1)
-			continue;
-		pg_read_barrier();
-		/* calls are the sum of the buckets: one atomic less per execution */
-		for (i = 0; i < WG_HIST_BUCKETS; i++)
-		{
-			uint32		n = pg_atomic_read_u32(&d->recent[s][i]);
-
-			out[i] += n;
-			calls += n;
-		}
-		*errors += pg_atomic_read_u32(&d->recent_errors[s]);
-		if (ep < oldest)
-			oldest = ep;
-	}
-	*seconds = (double) (now_ns - (oldest - WG_EPOCH_BASE) * window_ns) / 1e9;
-	return calls;
-}
-
-/*
- * A private copy of one digest.  Readers copy digests one at a time, each
- * under the shared lock held for that copy only, and compute everything
- * else (percentiles, tuples) without the lock: a scan of the whole table by
- * a monitoring tool never keeps a backend that must create a digest (which
- * takes the lock exclusively) waiting longer than one copy.
- */
-typedef struct WgDigestSnap
-{
-	WgLatencyKey key;
-	TimestampTz stats_since;
-	uint64		calls;
-	uint64		errors;
-	uint64		cancels;
-	uint64		total_ns;
-	uint64		min_ns;
-	uint64		max_ns;
-	uint64		out_of_range;
-	uint64		recent_calls;
-	uint64		recent_errors;
-	double		recent_seconds;
-	char		query[WG_QUERY_TEXT_LEN];
-	uint64		buckets[WG_HIST_BUCKETS];
-	uint64		recent[WG_HIST_BUCKETS];
-} WgDigestSnap;
-
-/*
- * Copies slot into *out; false if the slot is free or (queryid != NULL)
- * holds another digest.  The recent window is copied when now_ns != 0.
- */
-static bool
-digest_snapshot(int slot, const uint64 *queryid, uint64 now_ns, WgDigestSnap *out)
-{
-	WgDigest   *d = &wg->digests[slot];
-	int			b;
-
-	LWLockAcquire(wg->lock, LW_SHARED);
-	if (!d->in_use || (queryid != NULL && d->key.queryid != *queryid))
-	{
-		LWLockRelease(wg->lock);
-		return false;
-	}
-	out->key = d->key;
-	out->stats_since = d->stats_since;
-	memcpy(out->query, d->query, d->query_len + 1);
-	out->calls = pg_atomic_read_u64(&d->calls);
-	out->errors = pg_atomic_read_u64(&d->errors);
-	out->cancels = pg_atomic_read_u64(&d->cancels);
-	out->total_ns = pg_atomic_read_u64(&d->total_ns);
-	out->min_ns = pg_atomic_read_u64(&d->min_ns);
-	out->max_ns = pg_atomic_read_u64(&d->max_ns);
-	out->out_of_range = pg_atomic_read_u64(&d->out_of_range);
-	for (b = 0; b < WG_HIST_BUCKETS; b++)
-		out->buckets[b] = pg_atomic_read_u64(&d->buckets[b]);
-	if (now_ns != 0)
-		out->recent_calls = digest_recent(d, now_ns, out->recent,
-										  &out->recent_errors,
-										  &out->recent_seconds);
-	LWLockRelease(wg->lock);
-	return true;
-}
-
-PG_FUNCTION_INFO_V1(wg_statement_latency);
-
-#define STATEMENT_LATENCY_COLS 26
-
-Datum
-wg_statement_latency(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	bool		showtext = PG_GETARG_BOOL(0);
-	Oid			userid = GetUserId();
-	bool		see_all = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
-	uint64		now = clock_ns();
-	WgDigestSnap *d;
-	int			i;
-
-	check_loaded();
-	InitMaterializedSRF(fcinfo, 0);
-	d = palloc(sizeof(WgDigestSnap));
-
-	for (i = 0; i < wg->max_digests; i++)
-	{
-		Datum		values[STATEMENT_LATENCY_COLS];
-		bool		nulls[STATEMENT_LATENCY_COLS];
-		int			c = 0;
-		bool		visible;
-
-		if (!digest_snapshot(i, NULL, now, d))
-			continue;
-		memset(nulls, 0, sizeof(nulls));
-		visible = see_all || d->key.userid == userid;
-
-		values[c++] = ObjectIdGetDatum(d->key.userid);
-		values[c++] = ObjectIdGetDatum(d->key.dbid);
-		if (visible)
-			values[c++] = Int64GetDatum((int64) d->key.queryid);
-		else
-			nulls[c++] = true;
-		values[c++] = BoolGetDatum(d->key.toplevel);
-		if (!showtext)
-			nulls[c++] = true;
-		else if (visible)
-			values[c++] = CStringGetTextDatum(d->query);
-		else
-			values[c++] = CStringGetTextDatum("<insufficient privilege>");
-		values[c++] = Int64GetDatum((int64) d->calls);
-		values[c++] = Int64GetDatum((int64) d->errors);
-		values[c++] = Int64GetDatum((int64) d->cancels);
-		values[c++] = Float8GetDatum(ns_to_ms((double) d->total_ns));
-		if (d->calls > 0)
-		{
-			values[c++] = Float8GetDatum(ns_to_ms((double) d->total_ns / d->calls));
-			values[c++] = Float8GetDatum(ns_to_ms((double) d->min_ns));
-			values[c++] = Float8GetDatum(ns_to_ms((double) d->max_ns));
-		}
-		else
-		{
-			nulls[c++] = true;
-			nulls[c++] = true;
-			nulls[c++] = true;
-		}
-		values[c] = percentile_datum(d->buckets, 0.50, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c] = percentile_datum(d->buckets, 0.90, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c] = percentile_datum(d->buckets, 0.95, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c] = percentile_datum(d->buckets, 0.99, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c] = percentile_datum(d->buckets, 0.999, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c++] = Int64GetDatum((int64) d->out_of_range);
-
-		values[c++] = Int64GetDatum((int64) d->recent_calls);
-		values[c++] = Int64GetDatum((int64) d->recent_errors);
-		values[c] = percentile_datum(d->recent, 0.50, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c] = percentile_datum(d->recent, 0.95, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c] = percentile_datum(d->recent, 0.99, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c] = percentile_datum(d->recent, 0.999, d->min_ns, d->max_ns, &nulls[c]);
-		c++;
-		values[c++] = Float8GetDatum(d->recent_seconds);
-		values[c++] = TimestampTzGetDatum(d->stats_since);
-		Assert(c == STATEMENT_LATENCY_COLS);
-
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	pfree(d);
-
-	return (Datum) 0;
-}
-
-/*
- * Merge the cumulative buckets of every digest with this queryid that the
- * caller may see (its own, or all with pg_read_all_stats: the rule of the
- * statement_latency view for queryids) into counts[]; returns false when
- * there is none.
- */
-static bool
-merge_queryid(uint64 queryid, uint64 *counts, uint64 *min_ns, uint64 *max_ns)
-{
-	Oid			userid = GetUserId();
-	bool		see_all = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
-	WgDigestSnap *d = palloc(sizeof(WgDigestSnap));
-	bool		found = false;
-	int			i,
-				b;
-
-	memset(counts, 0, sizeof(uint64) * WG_HIST_BUCKETS);
-	*min_ns = PG_UINT64_MAX;
-	*max_ns = 0;
-
-	for (i = 0; i < wg->max_digests; i++)
-	{
-		if (!digest_snapshot(i, &queryid, 0, d) ||
-			(!see_all && d->key.userid != userid))
-			continue;
-		found = true;
-		for (b = 0; b < WG_HIST_BUCKETS; b++)
-			counts[b] += d->buckets[b];
-		*min_ns = Min(*min_ns, d->min_ns);
-		*max_ns = Max(*max_ns, d->max_ns);
-	}
-	pfree(d);
-	return found;
-}
-
-PG_FUNCTION_INFO_V1(wg_latency_percentile);
-
-Datum
-wg_latency_percentile(PG_FUNCTION_ARGS)
-{
-	uint64		queryid = (uint64) PG_GETARG_INT64(0);
-	double		fraction = PG_GETARG_FLOAT8(1);
-	uint64		counts[WG_HIST_BUCKETS];
-	uint64		min_ns,
-				max_ns;
-	bool		isnull;
-	Datum		result;
-
-	check_loaded();
-	wg_hist_check_fraction(fraction);
-	if (!merge_queryid(queryid, counts, &min_ns, &max_ns))
-		PG_RETURN_NULL();
-	result = percentile_datum(counts, fraction, min_ns, max_ns, &isnull);
-	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(result);
-}
-
-PG_FUNCTION_INFO_V1(wg_latency_histogram);
-
-Datum
-wg_latency_histogram(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	uint64		queryid = (uint64) PG_GETARG_INT64(0);
-	uint64		counts[WG_HIST_BUCKETS];
-	uint64		min_ns,
-				max_ns;
-	int			b;
-
-	check_loaded();
-	InitMaterializedSRF(fcinfo, 0);
-	if (!merge_queryid(queryid, counts, &min_ns, &max_ns))
-		return (Datum) 0;
-
-	for (b = 0; b < WG_HIST_BUCKETS; b++)
-	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-
-		if (counts[b] == 0)
-			continue;
-		values[0] = Int32GetDatum(b);
-		values[1] = Float8GetDatum(ns_to_ms(wg_hist_lower_ns(b)));
-		values[2] = Float8GetDatum(ns_to_ms(wg_hist_upper_ns(b)));
-		values[3] = Int64GetDatum((int64) counts[b]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}
-
-/*
- * Raw cumulative bucket counts of every digest, for monitoring tools that
- * subtract snapshots or merge nodes.  Same visibility rule for queryid as
- * the statement_latency view.
- */
-PG_FUNCTION_INFO_V1(wg_latency_buckets);
-
-Datum
-wg_latency_buckets(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			userid = GetUserId();
-	bool		see_all = has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
-	WgDigestSnap *d;
-	int			i,
-				b;
-
-	check_loaded();
-	InitMaterializedSRF(fcinfo, 0);
-	d = palloc(sizeof(WgDigestSnap));
-
-	for (i = 0; i < wg->max_digests; i++)
-	{
-		if (!digest_snapshot(i, NULL, 0, d))
-			continue;
-		for (b = 0; b < WG_HIST_BUCKETS; b++)
-		{
-			Datum		values[7];
-			bool		nulls[7] = {false, false, false, false, false, false, false};
-
-			if (d->buckets[b] == 0)
-				continue;
-			values[0] = ObjectIdGetDatum(d->key.userid);
-			values[1] = ObjectIdGetDatum(d->key.dbid);
-			if (see_all || d->key.userid == userid)
-				values[2] = Int64GetDatum((int64) d->key.queryid);
-			else
-				nulls[2] = true;
-			values[3] = BoolGetDatum(d->key.toplevel);
-			values[4] = Int32GetDatum(b);
-			values[5] = Float8GetDatum(ns_to_ms(wg_hist_lower_ns(b)));
-			values[6] = Int64GetDatum((int64) d->buckets[b]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-	}
-	pfree(d);
-	return (Datum) 0;
-}
-
-PG_FUNCTION_INFO_V1(wg_reset_latency);
-
-Datum
-wg_reset_latency(PG_FUNCTION_ARGS)
-{
-	bool		all = PG_ARGISNULL(0);
-	uint64		queryid = all ? 0 : (uint64) PG_GETARG_INT64(0);
-	int64		removed = 0;
-	int			i;
-
-	check_loaded();
-
-	LWLockAcquire(wg->lock, LW_EXCLUSIVE);
-	for (i = 0; i < wg->max_digests; i++)
-	{
-		WgDigest   *d = &wg->digests[i];
-
-		if (!d->in_use || (!all && d->key.queryid != queryid))
-			continue;
-		hash_search(wg_hash, &d->key, HASH_REMOVE, NULL);
-		d->in_use = false;
-		wg->free_slots[wg->nfree++] = i;
-		removed++;
-	}
-	if (all)
-	{
-		wg->stats_reset = GetCurrentTimestamp();
-		pg_atomic_write_u64(&wg->evictions, 0);
-		pg_atomic_write_u64(&wg->dropped, 0);
-	}
-	LWLockRelease(wg->lock);
-
-	PG_RETURN_INT64(removed);
-}
-
-PG_FUNCTION_INFO_V1(wg_latency_info);
-
-Datum
-wg_latency_info(PG_FUNCTION_ARGS)
-{
-	TupleDesc	tupdesc;
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
-	int			used;
-
-	check_loaded();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	LWLockAcquire(wg->lock, LW_SHARED);
-	used = wg->max_digests - wg->nfree;
-	values[0] = Int32GetDatum(wg->max_digests);
-	values[1] = Int32GetDatum(used);
-	values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&wg->evictions));
-	values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&wg->dropped));
-	values[4] = Int32GetDatum(wg_recent_window);
-	values[5] = TimestampTzGetDatum(wg->stats_reset);
-	LWLockRelease(wg->lock);
-
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

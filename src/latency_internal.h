@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * latency_internal.h
+ *	  What the latency files share among themselves: the layout of the
+ *	  shared digest table and the helpers every one of them needs.  Only
+ *	  latency.c (recording, store, eviction), latency_file.c (persistence)
+ *	  and latency_sql.c (SQL functions) include it; the locking protocol is
+ *	  in latency.c's header.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WG_LATENCY_INTERNAL_H
+#define WG_LATENCY_INTERNAL_H
+
+#include "port/atomics.h"
+#include "portability/instr_time.h"
+#include "storage/lwlock.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "histogram.h"
+
+#define WG_QUERY_TEXT_LEN	1024	/* sample text kept per digest, bytes */
+
+typedef struct WgLatencyKey
+{
+	Oid			userid;
+	Oid			dbid;
+	uint64		queryid;
+	bool		toplevel;
+} WgLatencyKey;
+
+typedef struct WgHashEntry
+{
+	WgLatencyKey key;			/* hash key; must be first */
+	int			slot;			/* index into wg_lat->digests */
+} WgHashEntry;
+
+typedef struct WgDigest
+{
+	/* guarded by wg_lat->lock: set at creation, read by views */
+	WgLatencyKey key;
+	bool		in_use;
+	int			query_len;
+	int			encoding;		/* of query: its database's encoding */
+	TimestampTz stats_since;
+	uint64		calls_at_sweep; /* clock sweep bookkeeping (exclusive lock) */
+
+	/* lock-free counters */
+	pg_atomic_uint64 calls;
+	pg_atomic_uint64 errors;	/* ended in an error, cancels included */
+	pg_atomic_uint64 cancels;	/* query_canceled: statement_timeout, cancel */
+	pg_atomic_uint64 total_ns;
+	pg_atomic_uint64 min_ns;
+	pg_atomic_uint64 max_ns;
+	pg_atomic_uint64 out_of_range;	/* clamped below 1 µs or above 2^32 µs */
+
+	/* recent window: two epoch slots */
+	pg_atomic_uint64 recent_epoch[2];
+	pg_atomic_uint32 recent_errors[2];
+	pg_atomic_uint32 recent[2][WG_HIST_BUCKETS];
+
+	pg_atomic_uint64 buckets[WG_HIST_BUCKETS];
+
+	char		query[WG_QUERY_TEXT_LEN];
+} WgDigest;
+
+typedef struct WgLatencyShared
+{
+	LWLock	   *lock;
+	int			max_digests;
+	int			nfree;			/* entries in free_slots */
+	int			clock_hand;
+	TimestampTz stats_reset;
+	pg_atomic_uint64 evictions;
+	pg_atomic_uint64 dropped;	/* executions not recorded (see views) */
+	int		   *free_slots;		/* [max_digests] */
+	WgDigest   *digests;		/* [max_digests] */
+} WgLatencyShared;
+
+/* shared state (latency.c) */
+extern WgLatencyShared *wg_lat;
+extern HTAB *wg_lat_hash;
+
+/* GUCs (latency.c) */
+extern int	wg_recent_window;
+extern bool wg_save;
+
+/* find or create a digest; caller holds wg_lat->lock exclusively */
+extern WgDigest *wg_latency_digest_enter(const WgLatencyKey *key, TimestampTz since);
+
+/* remove every digest (all) or those of one queryid; caller holds the
+ * lock exclusively (or runs alone); returns how many were removed */
+extern int64 wg_latency_store_remove(bool all, uint64 queryid);
+
+/* persistence (latency_file.c) */
+extern void wg_latency_file_load(void);
+extern void wg_latency_file_save(int code, Datum arg);
+
+/*
+ * Epochs are numbered from 2, so that neither "epoch - 1" nor a freshly
+ * zeroed slot (epoch 0) can be mistaken for a real period, even in the first
+ * window after the machine booted (the monotonic clock starts near 0).
+ */
+#define WG_EPOCH_BASE	2
+
+static inline uint64
+recent_window_ns(void)
+{
+	return (uint64) wg_recent_window * UINT64CONST(1000000000);
+}
+
+static inline uint64
+recent_epoch_of(uint64 now_ns)
+{
+	return now_ns / recent_window_ns() + WG_EPOCH_BASE;
+}
+
+static inline uint64
+clock_ns(void)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	return INSTR_TIME_GET_NANOSEC(now);
+}
+
+#endif							/* WG_LATENCY_INTERNAL_H */
