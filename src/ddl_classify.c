@@ -35,8 +35,20 @@
 
 PG_FUNCTION_INFO_V1(wg_ddl_classify_sql);
 
-static const char *const rule_names[WG_NUM_RULES] = {
-	"none", "rewrite", "validation", "index", "new_table"
+const WgDdlRuleInfo wg_ddl_rules[WG_NUM_RULES] = {
+	[WG_RULE_NONE] = {"none", NULL, NULL, false},
+	[WG_RULE_REWRITE] = {"rewrite", "ddl_rewrite",
+		"Sets the mode of the rule against statements that rewrite a table.",
+	true},
+	[WG_RULE_VALIDATION] = {"validation", "ddl_validation",
+		"Sets the mode of the rule against constraint validation under a strong lock.",
+	true},
+	[WG_RULE_INDEX] = {"index", "ddl_index",
+		"Sets the mode of the rule that indexes on existing tables are built and dropped CONCURRENTLY.",
+	true},
+	[WG_RULE_NEW_TABLE] = {"new_table", "ddl_new_tables",
+		"Sets the mode of the rule against creating permanent tables.",
+	false},
 };
 
 const char *
@@ -44,7 +56,7 @@ wg_ddl_rule_name(WgDdlRule rule)
 {
 	if (rule < 0 || rule >= WG_NUM_RULES)
 		return "unknown";
-	return rule_names[rule];
+	return wg_ddl_rules[rule].name;
 }
 
 static void
@@ -211,6 +223,7 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 					IsA(cmd->def, PartitionCmd))
 				{
 					/* the partition becomes a table of its own */
+					out->detach = true;
 					out->temp = rangevar_is_temp(((PartitionCmd *) cmd->def)->name);
 					if (!out->temp)
 						set_rule(out, WG_RULE_NEW_TABLE,
@@ -303,12 +316,14 @@ classify_explain(ExplainStmt *stmt, WgDdlClass *out)
 	}
 }
 
-void
-wg_ddl_classify(Node *parsetree, WgDdlClass *out)
+/*
+ * Statements PostgreSQL does not log as DDL that may still be one (VACUUM
+ * FULL, REINDEX, EXPLAIN ANALYZE of CREATE TABLE AS, the raw tree of SELECT
+ * INTO): true if parsetree is one of these kinds, classified.
+ */
+static bool
+classify_maintenance(Node *parsetree, WgDdlClass *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->tag = GetCommandTagName(CreateCommandTag(parsetree));
-
 	switch (nodeTag(parsetree))
 	{
 		case T_VacuumStmt:
@@ -317,13 +332,13 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 
 				/* plain VACUUM and ANALYZE are maintenance, not DDL */
 				if (!stmt->is_vacuumcmd || !wg_option_bool(stmt->options, "full"))
-					return;
+					return true;
 				out->is_ddl = true;
 				set_rule(out, WG_RULE_REWRITE,
 						 stmt->rels ? linitial_node(VacuumRelation, stmt->rels)->relation : NULL,
 						 "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock",
 						 "Use plain VACUUM, or pg_repack for an online rewrite. " HINT_BYPASS);
-				return;
+				return true;
 			}
 		case T_ReindexStmt:
 			{
@@ -338,27 +353,31 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 							 "Use REINDEX ... CONCURRENTLY.");
 					out->relation_is_index = (stmt->kind == REINDEX_OBJECT_INDEX);
 				}
-				return;
+				return true;
 			}
 		case T_ExplainStmt:
 			classify_explain((ExplainStmt *) parsetree, out);
-			return;
+			return true;
 		case T_SelectStmt:
 			/* only the raw tree of SELECT INTO gets here (SQL wrapper) */
 			if (((SelectStmt *) parsetree)->intoClause)
 			{
 				out->is_ddl = true;
-				out->tag = "SELECT INTO";
+				out->cmdtag = CMDTAG_SELECT_INTO;
+				out->tag = GetCommandTagName(out->cmdtag);
 				classify_new_table(((SelectStmt *) parsetree)->intoClause->rel,
 								   false, out);
 			}
-			return;
+			return true;
 		default:
-			break;
+			return false;
 	}
+}
 
-	if (GetCommandLogLevel(parsetree) != LOGSTMT_DDL)
-		return;
+/* statements PostgreSQL logs as DDL */
+static void
+classify_ddl(Node *parsetree, WgDdlClass *out)
+{
 	out->is_ddl = true;
 
 	switch (nodeTag(parsetree))
@@ -467,6 +486,18 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 		default:
 			break;
 	}
+}
+
+void
+wg_ddl_classify(Node *parsetree, WgDdlClass *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->cmdtag = CreateCommandTag(parsetree);
+	out->tag = GetCommandTagName(out->cmdtag);
+
+	if (!classify_maintenance(parsetree, out) &&
+		GetCommandLogLevel(parsetree) == LOGSTMT_DDL)
+		classify_ddl(parsetree, out);
 }
 
 /*

@@ -117,9 +117,8 @@ static const struct config_enum_entry mode_options[] = {
 };
 
 static int	wg_ddl_mode = WG_MODE_ENFORCE;
-static int	wg_rule_mode[WG_NUM_RULES] = {
-	WG_MODE_OFF, WG_MODE_ENFORCE, WG_MODE_ENFORCE, WG_MODE_ENFORCE, WG_MODE_OFF
-};
+/* each rule's mode; defaults from wg_ddl_rules[rule].enforced */
+static int	wg_rule_mode[WG_NUM_RULES];
 static bool wg_ddl_bypass = false;
 static int	wg_ddl_lock_timeout = 5000;
 static int	wg_ddl_statement_timeout = 0;
@@ -149,19 +148,6 @@ static bool error_recorded = false;
 
 PG_FUNCTION_INFO_V1(wg_ddl_table_rewrite);
 
-static const char *const rule_settings[WG_NUM_RULES] = {
-	NULL, "ddl_rewrite", "ddl_validation", "ddl_index", "ddl_new_tables"
-};
-
-/* short descriptions of the per-rule settings */
-static const char *const rule_descriptions[WG_NUM_RULES] = {
-	NULL,
-	"Sets the mode of the rule against statements that rewrite a table.",
-	"Sets the mode of the rule against constraint validation under a strong lock.",
-	"Sets the mode of the rule that indexes on existing tables are built and dropped CONCURRENTLY.",
-	"Sets the mode of the rule against creating permanent tables."
-};
-
 void
 wg_ddl_define_gucs(void)
 {
@@ -170,12 +156,17 @@ wg_ddl_define_gucs(void)
 							 "Caps every rule's own setting: warn turns refusals into warnings, off disables all rules.",
 							 &wg_ddl_mode, WG_MODE_ENFORCE, mode_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
-	/* one setting per rule; defaults are the initial values of wg_rule_mode */
-	for (int rule = 1; rule < WG_NUM_RULES; rule++)
-		DefineCustomEnumVariable(psprintf("workload_guard.%s", rule_settings[rule]),
-								 rule_descriptions[rule], NULL,
+	/* one setting per rule, from the rule table */
+	for (int rule = WG_RULE_NONE + 1; rule < WG_NUM_RULES; rule++)
+	{
+		const WgDdlRuleInfo *info = &wg_ddl_rules[rule];
+
+		wg_rule_mode[rule] = info->enforced ? WG_MODE_ENFORCE : WG_MODE_OFF;
+		DefineCustomEnumVariable(psprintf("workload_guard.%s", info->setting),
+								 info->description, NULL,
 								 &wg_rule_mode[rule], wg_rule_mode[rule],
 								 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	}
 	DefineCustomBoolVariable("workload_guard.ddl_bypass",
 							 "Lets schema changes that break a rule run; they are recorded as bypassed.",
 							 NULL, &wg_ddl_bypass, false,
@@ -318,14 +309,40 @@ relation_private(Oid relid)
  * Applies a rule the statement breaks: refuse (enforce), warn, or let it run
  * as bypassed.  The refusal is recorded in the rejection ring before the
  * error is raised, since the transaction is about to abort.
+ *
+ * One format string per message (per rule, with or without the relation's
+ * name): RULE_REPORT builds the text recorded in the ring from the same
+ * literal the report uses.
  */
+#define RULE_REPORT(fmt, ...) \
+	do { \
+		if (mode == WG_MODE_ENFORCE) \
+		{ \
+			st->refused = rule; \
+			wg_ddl_reject(st, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED, \
+						  info->name, psprintf(_(fmt), __VA_ARGS__), NULL, 0); \
+			error_recorded = true; \
+		} \
+		else \
+			st->violated = rule; \
+		ereport(mode == WG_MODE_ENFORCE ? ERROR : WARNING, \
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED), \
+				 errmsg(fmt, __VA_ARGS__), \
+				 mode == WG_MODE_ENFORCE ? \
+				 errdetail("Refused by workload_guard rule \"%s\" (workload_guard.%s = enforce): %s.", \
+						   info->name, info->setting, clause) : \
+				 errdetail("Allowed because workload_guard.%s is \"warn\": %s.", \
+						   info->setting, clause), \
+				 errhint("%s", hint))); \
+	} while (0)
+
 static void
 apply_rule(WgDdlState *st, WgDdlRule rule, const char *relname,
 		   const char *clause, const char *hint)
 {
 	WgMode		mode = rule_mode(rule);
-	char	   *msg;
-	const char *setting = rule_settings[rule];
+	const WgDdlRuleInfo *info = &wg_ddl_rules[rule];
+	const char *tag = st->cls.tag;
 
 	if (mode == WG_MODE_OFF)
 		return;
@@ -339,47 +356,35 @@ apply_rule(WgDdlState *st, WgDdlRule rule, const char *relname,
 	switch (rule)
 	{
 		case WG_RULE_REWRITE:
-			msg = relname ? psprintf("%s would rewrite table \"%s\"", st->cls.tag, relname)
-				: psprintf("%s would rewrite tables", st->cls.tag);
+			if (relname)
+				RULE_REPORT("%s would rewrite table \"%s\"", tag, relname);
+			else
+				RULE_REPORT("%s would rewrite tables", tag);
 			break;
 		case WG_RULE_VALIDATION:
-			msg = psprintf("%s would scan table \"%s\" while holding a lock that blocks writes",
-						   st->cls.tag, relname ? relname : "?");
+			if (relname)
+				RULE_REPORT("%s would scan table \"%s\" while holding a lock that blocks writes",
+							tag, relname);
+			else
+				RULE_REPORT("%s would scan tables while holding a lock that blocks writes",
+							tag);
 			break;
 		case WG_RULE_INDEX:
-			msg = relname ? psprintf("%s on \"%s\" without CONCURRENTLY would block writes to the table",
-									 st->cls.tag, relname)
-				: psprintf("%s would block writes while it rebuilds indexes", st->cls.tag);
+			if (relname)
+				RULE_REPORT("%s on \"%s\" without CONCURRENTLY would block writes to the table",
+							tag, relname);
+			else
+				RULE_REPORT("%s would block writes while it rebuilds indexes", tag);
 			break;
 		case WG_RULE_NEW_TABLE:
-		default:
-			msg = psprintf("%s would create table \"%s\"", st->cls.tag,
-						   relname ? relname : "?");
+			if (relname)
+				RULE_REPORT("%s would create table \"%s\"", tag, relname);
+			else
+				RULE_REPORT("%s would create a table", tag);
 			break;
+		default:
+			elog(ERROR, "unexpected workload_guard rule %d", (int) rule);
 	}
-
-	if (mode == WG_MODE_WARN)
-	{
-		st->violated = rule;
-		ereport(WARNING,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg_internal("%s", msg),
-				 errdetail("Allowed because workload_guard.%s is \"warn\": %s.",
-						   setting, clause),
-				 errhint("%s", hint)));
-		return;
-	}
-
-	st->refused = rule;
-	wg_ddl_reject(st, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
-				  wg_ddl_rule_name(rule), msg, NULL, 0);
-	error_recorded = true;
-	ereport(ERROR,
-			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-			 errmsg_internal("%s", msg),
-			 errdetail("Refused by workload_guard rule \"%s\" (workload_guard.%s = enforce): %s.",
-					   wg_ddl_rule_name(rule), setting, clause),
-			 errhint("%s", hint)));
 }
 
 /*
@@ -951,6 +956,14 @@ check_parse_tree_rules(WgDdlState *st)
 		return;
 	if (c->rule == WG_RULE_NEW_TABLE && creating_extension)
 		return;					/* the extension is the reviewed unit */
+	if (c->rule == WG_RULE_NEW_TABLE && c->detach)
+	{
+		/* DETACH PARTITION: a temporary partition stays temporary */
+		Oid			relid = RangeVarGetRelid(c->relation, NoLock, true);
+
+		if (OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+			return;
+	}
 	if (c->domain)
 	{
 		Oid			domainoid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(c->domain), true);
@@ -974,7 +987,7 @@ check_parse_tree_rules(WgDdlState *st)
 				Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
 
 				/* CONCURRENTLY is no way out there: say what is */
-				if (c->rule == WG_RULE_INDEX && strcmp(c->tag, "DROP INDEX") == 0 &&
+				if (c->rule == WG_RULE_INDEX && c->cmdtag == CMDTAG_DROP_INDEX &&
 					get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
 					hint = "PostgreSQL cannot drop a partitioned index CONCURRENTLY: drop it at a quiet time with workload_guard.ddl_bypass = on (the lock is taken on every partition).";
 				exempt = false;
@@ -1271,6 +1284,12 @@ wg_ddl_format_blockers(StringInfo buf, const WgBlocker *blockers, int n,
 	}
 }
 
+#define LOCK_WAIT_REL_MSG "%s gave up waiting for a lock on \"%s\" after %d ms (%s)"
+#define LOCK_WAIT_MSG "%s gave up waiting for a lock after %d ms (%s)"
+#define RAN_TOO_LONG_MSG "%s ran longer than %s (%d ms)"
+#define LOCK_WAIT_DETAIL "The statement was waiting for a lock, not running. Blocking processes: %s."
+#define LOCK_WAIT_HINT "Retry when the blocking sessions have finished (see pg_stat_activity); a schema change waiting for its lock blocks every later query on the table."
+
 void
 wg_ddl_error(WgDdlState *st)
 {
@@ -1315,42 +1334,54 @@ wg_ddl_error(WgDdlState *st)
 
 	if (lock_wait || ran_too_long)
 	{
+		/*
+		 * A new error that says what happened, in place of core's cancel:
+		 * one format string per message, recorded from the same literal.
+		 */
 		WgBlocker	blockers[WG_MAX_BLOCKERS];
 		int			nblockers = lock_wait ? collect_blockers(blockers, WG_MAX_BLOCKERS) : 0;
+		const char *tag = st->cls.tag;
+		const char *rel = st->relname;
+		char	   *msg;
 		StringInfoData shown;
-		char	   *what = st->relname ? psprintf(" on \"%s\"", st->relname) : "";
 
 		FlushErrorState();
-		if (lock_wait)
-		{
-			edata->sqlerrcode = ERRCODE_LOCK_NOT_AVAILABLE;
-			edata->message = psprintf("%s gave up waiting for a lock%s after %d ms (%s)",
-									  st->cls.tag, what, limit_ms, setting);
-			initStringInfo(&shown);
-			wg_ddl_format_blockers(&shown, blockers, nblockers, GetCurrentTimestamp());
-			edata->detail = psprintf("The statement was waiting for a lock, not running. Blocking processes: %s.",
-									 nblockers > 0 ? shown.data : "unknown");
-			edata->hint = pstrdup("Retry when the blocking sessions have finished (see pg_stat_activity); a schema change waiting for its lock blocks every later query on the table.");
-		}
-		else
-		{
-			edata->sqlerrcode = ERRCODE_QUERY_CANCELED;
-			edata->message = psprintf("%s ran longer than %s (%d ms)",
-									  st->cls.tag, setting, limit_ms);
-			edata->detail = pstrdup("The statement held its locks and was running, not waiting for a lock, when it was canceled.");
-			edata->hint = NULL;
-		}
-		if (!error_recorded)
-			wg_ddl_reject(st, edata->sqlerrcode,
-						  lock_wait ? "lock_timeout" : "statement_timeout",
-						  edata->message, blockers, nblockers);
-		error_recorded = true;
+		FreeErrorData(edata);
 		MemoryContextSwitchTo(oldcxt);
-		ReThrowError(edata);
+		if (lock_wait && rel)
+			msg = psprintf(_(LOCK_WAIT_REL_MSG), tag, rel, limit_ms, setting);
+		else if (lock_wait)
+			msg = psprintf(_(LOCK_WAIT_MSG), tag, limit_ms, setting);
+		else
+			msg = psprintf(_(RAN_TOO_LONG_MSG), tag, setting, limit_ms);
+		if (!error_recorded)
+			wg_ddl_reject(st, lock_wait ? ERRCODE_LOCK_NOT_AVAILABLE : ERRCODE_QUERY_CANCELED,
+						  lock_wait ? "lock_timeout" : "statement_timeout",
+						  msg, blockers, nblockers);
+		error_recorded = true;
+
+		if (!lock_wait)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg(RAN_TOO_LONG_MSG, tag, setting, limit_ms),
+					 errdetail("The statement held its locks and was running, not waiting for a lock, when it was canceled.")));
+		initStringInfo(&shown);
+		wg_ddl_format_blockers(&shown, blockers, nblockers, GetCurrentTimestamp());
+		if (rel)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg(LOCK_WAIT_REL_MSG, tag, rel, limit_ms, setting),
+					 errdetail(LOCK_WAIT_DETAIL, nblockers > 0 ? shown.data : "unknown"),
+					 errhint(LOCK_WAIT_HINT)));
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg(LOCK_WAIT_MSG, tag, limit_ms, setting),
+				 errdetail(LOCK_WAIT_DETAIL, nblockers > 0 ? shown.data : "unknown"),
+				 errhint(LOCK_WAIT_HINT)));
 	}
 
 	if (st->cls.concurrently &&
-		(strcmp(st->cls.tag, "CREATE INDEX") == 0 || strcmp(st->cls.tag, "REINDEX") == 0) &&
+		(st->cls.cmdtag == CMDTAG_CREATE_INDEX || st->cls.cmdtag == CMDTAG_REINDEX) &&
 		edata->sqlerrcode != ERRCODE_SYNTAX_ERROR)
 	{
 		/* never leave an invalid index behind silently */

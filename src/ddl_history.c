@@ -422,9 +422,19 @@ wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
 
 	if (ring == NULL)
 		return;
-	pairs = palloc_extended(sizeof(RoleSeq) * ring->size,
-							MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	/* the sort array only once the ring is full (it stays full) */
+	pairs = ring->used < ring->size ? NULL :
+		palloc_extended(sizeof(RoleSeq) * ring->size,
+						MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	if (ring->used >= ring->size && pairs == NULL)
+	{
+		/* it filled up meanwhile: allocate without the lock, then retry */
+		LWLockRelease(ring->lock);
+		pairs = palloc_extended(sizeof(RoleSeq) * ring->size,
+								MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	}
 	if (ring->used < ring->size)
 		e = &ring->entries[ring->used++];
 	else

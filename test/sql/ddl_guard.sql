@@ -179,6 +179,9 @@ CREATE TABLE pg_temp.tt2 (id int);                                        -- ok:
 CREATE TEMP TABLE tt3 AS SELECT 1 AS x;                                   -- ok: temporary
 CREATE TABLE meas_2025 PARTITION OF meas FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); -- ok: partition
 ALTER TABLE meas DETACH PARTITION meas_2025;                             -- refused: a table of its own
+CREATE TEMP TABLE tmp_parts (id int) PARTITION BY LIST (id);
+CREATE TEMP TABLE tmp_part1 PARTITION OF tmp_parts FOR VALUES IN (1);
+ALTER TABLE tmp_parts DETACH PARTITION tmp_part1;                         -- ok: stays temporary
 RESET workload_guard.ddl_new_tables;
 CREATE SCHEMA sch CREATE TABLE t1 (id int);                               -- ok now
 
