@@ -1190,16 +1190,23 @@ wg_ddl_end(WgDdlState *st)
 	pop_state(st);
 
 	/*
+	 * The history row first, still under the DDL's lock timeout: the DDL
+	 * keeps its locks until the row is written, so a lock held on
+	 * ddl_history must not leave it (and every query queued behind it)
+	 * waiting without end.  A failure fails the DDL (ddl_history.c); the
+	 * abort then pops our GUC level.
+	 */
+	if (st->record)
+		wg_ddl_history_insert(st, INSTR_TIME_GET_MILLISEC(duration),
+							  Min(lock_wait_ms, INSTR_TIME_GET_MILLISEC(duration)));
+
+	/*
 	 * Restore lock_timeout, unless the statement committed inside itself
 	 * (then that commit popped our level already).
 	 */
 	if (st->guc_level > 0 && MyProc->lxid == st->lxid)
 		AtEOXact_GUC(true, st->guc_level);
 	st->guc_level = 0;
-
-	if (st->record)
-		wg_ddl_history_insert(st, INSTR_TIME_GET_MILLISEC(duration),
-							  Min(lock_wait_ms, INSTR_TIME_GET_MILLISEC(duration)));
 }
 
 /*

@@ -802,9 +802,8 @@ wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
 	wg_ddl_reject(st, edata->sqlerrcode, "history_failed", edata->message,
 				  NULL, 0);
 
-	/* a cancel or timeout is the caller's own error: give it back as it was */
+	/* a cancel or statement timeout is the caller's own: give it back as is */
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
 		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 		ReThrowError(edata);
 	ereport(ERROR,
