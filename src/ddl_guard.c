@@ -96,6 +96,7 @@
 #include "utils/rel.h"
 #include "utils/timeout.h"
 
+#include "compat.h"
 #include "ddl_classify.h"
 #include "ddl_guard.h"
 #include "workload_guard.h"
@@ -723,7 +724,7 @@ type_change_rewrites(AttrNumber attnum, Oid oldtype, int32 typmod, Oid oldcoll,
 		else if (IsA(expr, RelabelType))
 			expr = (Node *) ((RelabelType *) expr)->arg;
 		else if (IsA(expr, CoerceToDomain) &&
-				 !DomainHasConstraints(((CoerceToDomain *) expr)->resulttype))
+				 !WG_DOMAIN_HAS_CONSTRAINTS(((CoerceToDomain *) expr)->resulttype))
 			expr = (Node *) ((CoerceToDomain *) expr)->arg;
 		else
 			return true;
