@@ -901,8 +901,9 @@ check_type_changes(WgDdlState *st)
 /*
  * The exemptions that need the catalogs, for one relation the statement
  * names: it does not exist (PostgreSQL reports that itself, or IF EXISTS
- * skips it), it (an index's table) was created in this transaction, CREATE
- * INDEX ON ONLY a partitioned table, SET NOT NULL that needs no scan.  Sets
+ * skips it), it (an index's table) is private (relation_private), CREATE
+ * INDEX ON ONLY a partitioned table, SET NOT NULL or ADD PRIMARY KEY USING
+ * INDEX that needs no scan, ATTACH PARTITION that needs no scan.  Sets
  * st->relname when it exists.
  */
 static bool
@@ -916,10 +917,10 @@ relation_exempt(WgDdlState *st, RangeVar *rv)
 	st->relname = wg_qualified_name(relid);
 	if (c->relation_is_index)
 	{
+		/* what an index statement locks, scans or rebuilds is its table */
 		Oid			tableid = IndexGetRelation(relid, true);
 
-		if (relation_is_new(relid) ||
-			(OidIsValid(tableid) && relation_private(tableid)))
+		if (OidIsValid(tableid) && relation_private(tableid))
 			return true;
 	}
 	else if (relation_private(relid))
