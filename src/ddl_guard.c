@@ -48,29 +48,8 @@
 
 #include "access/parallel.h"
 #include "access/xact.h"
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
 #include "catalog/index.h"
-#include "catalog/indexing.h"
-#include "catalog/partition.h"
-#include "catalog/pg_collation.h"
-#include "catalog/pg_depend.h"
-#include "catalog/pg_index.h"
-#include "catalog/pg_type.h"
-#include "commands/defrem.h"
-#include "nodes/nodeFuncs.h"
-#include "optimizer/optimizer.h"
-#include "parser/parse_coerce.h"
-#include "parser/parse_node.h"
 #include "parser/parse_type.h"
-#include "parser/parse_utilcmd.h"
-#include "partitioning/partbounds.h"
-#include "partitioning/partdesc.h"
-#include "utils/fmgroids.h"
-#include "utils/partcache.h"
-#include "utils/typcache.h"
-#include "utils/syscache.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -98,6 +77,7 @@
 #include "compat.h"
 #include "ddl_classify.h"
 #include "ddl_guard.h"
+#include "ddl_scans.h"
 #include "workload_guard.h"
 
 #define WG_TICK_MS 10
@@ -262,49 +242,6 @@ rule_mode(WgDdlRule rule)
 	return (WgMode) Min(m, wg_ddl_mode);
 }
 
-/* was this relation (or an index's table) created in this transaction? */
-static bool
-relation_is_new(Oid relid)
-{
-	Relation	rel = RelationIdGetRelation(relid);
-	bool		result;
-
-	if (!RelationIsValid(rel))
-		return false;
-	result = rel->rd_createSubid != InvalidSubTransactionId;
-	RelationClose(rel);
-	return result;
-}
-
-/*
- * Can a statement on this relation block nobody?  A temporary relation is
- * private to the session (whenever it was created); a relation created in
- * this transaction is invisible to others, but only if every partition or
- * child the statement recurses to is too: an old table attached to a new
- * partitioned parent is scanned, rebuilt or locked like any other.
- */
-static bool
-relation_private(Oid relid)
-{
-	List	   *rels;
-	ListCell   *lc;
-
-	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
-		return true;
-	if (!relation_is_new(relid))
-		return false;
-	rels = find_all_inheritors(relid, NoLock, NULL);
-	foreach(lc, rels)
-	{
-		Oid			child = lfirst_oid(lc);
-
-		if (get_rel_persistence(child) != RELPERSISTENCE_TEMP &&
-			!relation_is_new(child))
-			return false;
-	}
-	return true;
-}
-
 /*
  * Applies a rule the statement breaks: refuse (enforce), warn, or let it run
  * as bypassed.  The refusal is recorded in the rejection ring before the
@@ -446,418 +383,26 @@ not_null_proven(Oid relid, List *columns, bool recurse)
 }
 
 /*
- * The key columns of index indexname (in relid's schema), as names; NIL if
- * there is no such index (PostgreSQL reports that itself).
- */
-static List *
-index_key_columns(Oid relid, const char *indexname)
-{
-	Oid			indexoid = get_relname_relid(indexname, get_rel_namespace(relid));
-	HeapTuple	tup;
-	Form_pg_index ix;
-	List	   *cols = NIL;
-
-	if (!OidIsValid(indexoid))
-		return NIL;
-	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-	if (!HeapTupleIsValid(tup))
-		return NIL;
-	ix = (Form_pg_index) GETSTRUCT(tup);
-	for (int i = 0; i < ix->indnkeyatts; i++)
-	{
-		char	   *name = ix->indkey.values[i] > 0 ?
-			get_attname(relid, ix->indkey.values[i], true) : NULL;
-
-		if (name)
-			cols = lappend(cols, name);
-	}
-	ReleaseSysCache(tup);
-	return cols;
-}
-
-/*
- * A raw partition bound made of constants only (MINVALUE and MAXVALUE are
- * column references in the raw tree): transforming it here runs no user
- * function a second time.  Anything else is not proven, only refused.
- */
-static bool
-bound_is_constant(Node *n)
-{
-	ListCell   *lc;
-
-	if (n == NULL || IsA(n, A_Const) || IsA(n, ColumnRef))
-		return true;
-	if (IsA(n, TypeCast))
-		return bound_is_constant(((TypeCast *) n)->arg);
-	if (IsA(n, List))
-	{
-		foreach(lc, (List *) n)
-			if (!bound_is_constant(lfirst(lc)))
-				return false;
-		return true;
-	}
-	return false;
-}
-
-/*
- * The quals of a bound of parent's, in parent's attribute numbers
- * (get_qual_from_partbound on the transformed bound); NULL with *ok false
- * when the bound is not made of constants.
- */
-static List *
-bound_quals(Relation parent, PartitionBoundSpec *raw, bool *ok)
-{
-	PartitionBoundSpec *bound;
-
-	*ok = bound_is_constant((Node *) raw->listdatums) &&
-		bound_is_constant((Node *) raw->lowerdatums) &&
-		bound_is_constant((Node *) raw->upperdatums);
-	if (!*ok)
-		return NIL;
-	bound = transformPartitionBound(make_parsestate(NULL), parent, copyObject(raw));
-	return get_qual_from_partbound(parent, bound);
-}
-
-/*
- * The first table that checking quals on scanrel would scan, as
- * QueuePartitionConstraintValidation decides (a table whose constraints
- * imply the quals is skipped, a partitioned one is looked at partition by
- * partition, a foreign one is not scanned), leaving out tables no other
- * session can see; InvalidOid if none.
- */
-static Oid
-first_scanned(Relation scanrel, List *quals)
-{
-	char		kind = scanrel->rd_rel->relkind;
-
-	if (PartConstraintImpliedByRelConstraint(scanrel, quals))
-		return InvalidOid;
-	if (kind == RELKIND_RELATION)
-		return relation_private(RelationGetRelid(scanrel)) ? InvalidOid :
-			RelationGetRelid(scanrel);
-	if (kind == RELKIND_PARTITIONED_TABLE)
-	{
-		PartitionDesc pd = RelationGetPartitionDesc(scanrel, true);
-
-		for (int i = 0; i < pd->nparts; i++)
-		{
-			Relation	part = RelationIdGetRelation(pd->oids[i]);
-			Oid			found;
-
-			if (!RelationIsValid(part))
-				continue;
-			found = first_scanned(part, map_partition_varattnos(quals, 1, part, scanrel));
-			RelationClose(part);
-			if (OidIsValid(found))
-				return found;
-		}
-	}
-	return InvalidOid;
-}
-
-/*
- * ATTACH PARTITION: the first table of the attached one (attachid) that
- * checking the partition constraint scans (ATExecAttachPartition: the
- * bound's quals and the parent's own partition constraint); InvalidOid if
- * none.  Not proven (a non-constant bound): attachid.
- */
-static Oid
-attach_scans(RangeVar *parentrv, Oid attachid, PartitionBoundSpec *raw)
-{
-	Oid			parentid = RangeVarGetRelid(parentrv, NoLock, true);
-	Relation	parent,
-				attachrel;
-	List	   *quals;
-	bool		ok;
-	Oid			result = attachid;
-
-	if (!OidIsValid(parentid) || relation_private(attachid) ||
-		get_rel_relkind(parentid) != RELKIND_PARTITIONED_TABLE)
-		return InvalidOid;		/* PostgreSQL refuses it, or nobody waits */
-	parent = RelationIdGetRelation(parentid);
-	attachrel = RelationIdGetRelation(attachid);
-	if (RelationIsValid(parent) && RelationIsValid(attachrel))
-	{
-		quals = bound_quals(parent, raw, &ok);
-		if (ok)
-		{
-			quals = list_concat(quals, RelationGetPartitionQual(parent));
-			result = InvalidOid;
-			if (quals)
-			{
-				quals = (List *) eval_const_expressions(NULL, (Node *) quals);
-				quals = list_make1(make_ands_explicit(quals));
-				quals = map_partition_varattnos(quals, 1, attachrel, parent);
-				result = first_scanned(attachrel, quals);
-			}
-		}
-	}
-	if (RelationIsValid(attachrel))
-		RelationClose(attachrel);
-	if (RelationIsValid(parent))
-		RelationClose(parent);
-	return result;
-}
-
-/*
- * A new partition (CREATE TABLE ... PARTITION OF, ATTACH PARTITION) of a
- * parent with a default partition: the default partition is scanned for
- * rows that belong to the new one, under an ACCESS EXCLUSIVE lock, unless
- * its constraints prove there are none (check_default_partition_contents;
- * ATExecAttachPartition via QueuePartitionConstraintValidation).
+ * A new partition of a parent with a default partition: the default
+ * partition is scanned unless its constraints prove it holds none of the
+ * new partition's rows (wg_default_partition_scans).
  */
 static void
 check_default_partition(WgDdlState *st)
 {
 	WgDdlClass *c = &st->cls;
-	Oid			parentid;
-	Oid			defid;
 	Oid			scanned;
-	Relation	parent,
-				defrel;
-	List	   *quals;
-	bool		ok;
 
 	if (c->parent == NULL || c->partbound == NULL || c->partbound->is_default ||
 		rule_mode(WG_RULE_VALIDATION) == WG_MODE_OFF)
 		return;
-	parentid = RangeVarGetRelid(c->parent, NoLock, true);
-	if (!OidIsValid(parentid) || get_rel_relkind(parentid) != RELKIND_PARTITIONED_TABLE)
-		return;
-	defid = get_default_partition_oid(parentid);
-	if (!OidIsValid(defid) || relation_private(defid))
-		return;
-
-	parent = RelationIdGetRelation(parentid);
-	defrel = RelationIdGetRelation(defid);
-	if (!RelationIsValid(parent) || !RelationIsValid(defrel))
-		scanned = InvalidOid;
-	else
-	{
-		scanned = defid;
-		quals = bound_quals(parent, c->partbound, &ok);
-		if (ok && c->attach)
-			quals = list_concat(quals, RelationGetPartitionQual(parent));
-		if (ok && quals)
-		{
-			quals = get_proposed_default_constraint(quals);
-			quals = map_partition_varattnos(quals, 1, defrel, parent);
-			if (c->attach)
-				scanned = first_scanned(defrel, quals);
-			else if (PartConstraintImpliedByRelConstraint(defrel, quals))
-				scanned = InvalidOid;
-		}
-	}
-	if (RelationIsValid(defrel))
-		RelationClose(defrel);
-	if (RelationIsValid(parent))
-		RelationClose(parent);
+	scanned = wg_default_partition_scans(c->parent, c->partbound, c->attach != NULL);
 	if (!OidIsValid(scanned))
 		return;
 	st->relname = wg_qualified_name(scanned);
 	apply_rule(st, WG_RULE_VALIDATION, st->relname,
 			   "the default partition is checked for rows that belong to the new partition",
 			   "Add a CHECK constraint to the default partition that excludes the new partition's values (NOT VALID, then VALIDATE CONSTRAINT, which does not block writes): PostgreSQL then skips the scan.");
-}
-
-/*
- * The first table with a column of the domain (or of a domain over it)
- * that ALTER DOMAIN would scan (get_rels_with_domain), leaving out tables
- * no other session can see; InvalidOid if none.
- */
-static Oid
-domain_first_table(Oid domainoid)
-{
-	Relation	dep = table_open(DependRelationId, AccessShareLock);
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			result = InvalidOid;
-
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(domainoid));
-	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
-	while (!OidIsValid(result) && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
-
-		if (d->classid == TypeRelationId && get_typtype(d->objid) == TYPTYPE_DOMAIN)
-			result = domain_first_table(d->objid);
-		else if (d->classid == RelationRelationId && d->objsubid > 0)
-		{
-			char		kind = get_rel_relkind(d->objid);
-
-			if ((kind == RELKIND_RELATION || kind == RELKIND_MATVIEW) &&
-				!relation_private(d->objid))
-				result = d->objid;
-		}
-	}
-	systable_endscan(scan);
-	table_close(dep, AccessShareLock);
-	return result;
-}
-
-/*
- * Does changing the column's type rewrite the table?  The assignment
- * coercion PostgreSQL builds, simplified as ATPrepAlterColumnType does,
- * then ATColumnChangeRequiresRewrite's test: only relabelings and domains
- * without constraints keep the rows.  No coercion: PostgreSQL refuses it.
- */
-static bool
-type_change_rewrites(AttrNumber attnum, Oid oldtype, int32 typmod, Oid oldcoll,
-					 Oid newtype, int32 newtypmod)
-{
-	Node	   *expr = (Node *) makeVar(1, attnum, oldtype, typmod, oldcoll, 0);
-
-	expr = coerce_to_target_type(NULL, expr, oldtype, newtype, newtypmod,
-								 COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
-	if (expr == NULL)
-		return true;
-	expr = (Node *) expression_planner((Expr *) expr);
-	for (;;)
-	{
-		if (IsA(expr, Var) && ((Var *) expr)->varattno == attnum)
-			return false;
-		else if (IsA(expr, RelabelType))
-			expr = (Node *) ((RelabelType *) expr)->arg;
-		else if (IsA(expr, CoerceToDomain) &&
-				 !WG_DOMAIN_HAS_CONSTRAINTS(((CoerceToDomain *) expr)->resulttype))
-			expr = (Node *) ((CoerceToDomain *) expr)->arg;
-		else
-			return true;
-	}
-}
-
-/*
- * ALTER COLUMN ... TYPE without a rewrite still rebuilds, under its ACCESS
- * EXCLUSIVE lock, every index on the column whose storage cannot be kept
- * (ATPostAlterTypeCleanup, TryReuseIndex, CheckIndexCompatible): a partial
- * or expression index always; otherwise one whose operator class or
- * collation changes (text to citext, int4 to oid, a new collation), or with
- * a polymorphic operator class when the type changes.  A change that
- * rewrites the table is the table_rewrite event's to decide.  Returns the
- * first index rebuilt, or InvalidOid.
- */
-static Oid
-type_change_rebuilds(Oid relid, AlterTableCmd *cmd)
-{
-	ColumnDef  *def = (ColumnDef *) cmd->def;
-	AttrNumber	attnum = get_attnum(relid, cmd->name);
-	Oid			oldtype,
-				oldcoll,
-				newtype,
-				newcoll;
-	int32		typmod,
-				newtypmod;
-	Type		typtup;
-	Relation	rel;
-	List	   *indexes;
-	ListCell   *lc;
-	Oid			result = InvalidOid;
-
-	if (attnum <= 0 || relation_private(relid) || def == NULL ||
-		!IsA(def, ColumnDef) || def->raw_default != NULL)
-		return InvalidOid;		/* USING: rewrites */
-	typtup = LookupTypeName(NULL, def->typeName, &newtypmod, true);
-	if (typtup == NULL)
-		return InvalidOid;		/* PostgreSQL reports it */
-	newtype = typeTypeId(typtup);
-	ReleaseSysCache(typtup);
-	get_atttypetypmodcoll(relid, attnum, &oldtype, &typmod, &oldcoll);
-	if (type_change_rewrites(attnum, oldtype, typmod, oldcoll, newtype, newtypmod))
-		return InvalidOid;
-	if (!type_is_collatable(newtype))
-		newcoll = InvalidOid;
-	else if (def->collClause)
-		newcoll = get_collation_oid(def->collClause->collname, true);
-	else
-		newcoll = get_typcollation(newtype);
-
-	rel = RelationIdGetRelation(relid);
-	if (!RelationIsValid(rel))
-		return InvalidOid;
-	indexes = RelationGetIndexList(rel);
-	RelationClose(rel);
-	foreach(lc, indexes)
-	{
-		Oid			indexoid = lfirst_oid(lc);
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-		Form_pg_index ix;
-		bool		uses = false;
-		bool		rebuilt;
-		oidvector  *indclass;
-		oidvector  *indcoll;
-		bool		isnull;
-		Oid			amoid = InvalidOid;
-
-		if (!HeapTupleIsValid(tup))
-			continue;
-		ix = (Form_pg_index) GETSTRUCT(tup);
-		rebuilt = !heap_attisnull(tup, Anum_pg_index_indexprs, NULL) ||
-			!heap_attisnull(tup, Anum_pg_index_indpred, NULL) || !ix->indisvalid;
-		for (int i = 0; i < ix->indnatts; i++)
-			if (ix->indkey.values[i] == attnum)
-				uses = true;
-		if (rebuilt && !uses)
-		{
-			/* an expression or predicate on the column? */
-			Relation	irel = RelationIdGetRelation(indexoid);
-			Bitmapset  *attrs = NULL;
-
-			if (RelationIsValid(irel))
-			{
-				pull_varattnos((Node *) RelationGetIndexExpressions(irel), 1, &attrs);
-				pull_varattnos((Node *) RelationGetIndexPredicate(irel), 1, &attrs);
-				RelationClose(irel);
-			}
-			uses = bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attrs);
-		}
-		if (uses && !rebuilt)
-		{
-			HeapTuple	reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
-
-			if (HeapTupleIsValid(reltup))
-			{
-				amoid = ((Form_pg_class) GETSTRUCT(reltup))->relam;
-				ReleaseSysCache(reltup);
-			}
-			indclass = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
-																	 Anum_pg_index_indclass, &isnull));
-			indcoll = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
-																	Anum_pg_index_indcollation, &isnull));
-			for (int i = 0; i < ix->indnkeyatts && !rebuilt; i++)
-			{
-				Oid			oldopc = indclass->values[i];
-				Oid			newopc = oldopc;
-				Oid			idxcoll = indcoll->values[i];
-				Oid			newidxcoll = idxcoll;
-
-				if (ix->indkey.values[i] != attnum)
-					continue;
-				/* the index definition names its opclass unless the default */
-				if (oldopc == GetDefaultOpClass(oldtype, amoid))
-					newopc = GetDefaultOpClass(newtype, amoid);
-				/* and its collation unless the column's */
-				if (idxcoll == oldcoll)
-					newidxcoll = newcoll;
-				if (!type_is_collatable(newtype))
-					newidxcoll = InvalidOid;
-				rebuilt = newopc != oldopc || newidxcoll != idxcoll ||
-					(OidIsValid(newopc) &&
-					 IsPolymorphicType(get_opclass_input_type(newopc)) &&
-					 oldtype != newtype);
-			}
-		}
-		ReleaseSysCache(tup);
-		if (uses && rebuilt)
-		{
-			result = indexoid;
-			break;
-		}
-	}
-	return result;
 }
 
 /* ALTER COLUMN TYPE on every table it recurses to */
@@ -882,7 +427,7 @@ check_type_changes(WgDdlState *st)
 	{
 		foreach(lc2, rels)
 		{
-			Oid			index = type_change_rebuilds(lfirst_oid(lc2), lfirst(lc));
+			Oid			index = wg_type_change_rebuilds(lfirst_oid(lc2), lfirst(lc));
 
 			if (OidIsValid(index))
 			{
@@ -919,10 +464,10 @@ relation_exempt(WgDdlState *st, RangeVar *rv)
 		/* what an index statement locks, scans or rebuilds is its table */
 		Oid			tableid = IndexGetRelation(relid, true);
 
-		if (OidIsValid(tableid) && relation_private(tableid))
+		if (OidIsValid(tableid) && wg_relation_private(tableid))
 			return true;
 	}
-	else if (relation_private(relid))
+	else if (wg_relation_private(relid))
 		return true;
 	if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
 		return true;
@@ -931,12 +476,12 @@ relation_exempt(WgDdlState *st, RangeVar *rv)
 		return true;
 	if (c->pk_index)
 	{
-		List	   *cols = index_key_columns(relid, c->pk_index);
+		List	   *cols = wg_index_key_columns(relid, c->pk_index);
 
 		return cols == NIL || not_null_proven(relid, cols, rv->inh);
 	}
 	if (c->attach)
-		return !OidIsValid(attach_scans(c->parent, relid, c->partbound));
+		return !OidIsValid(wg_attach_scans(c->parent, relid, c->partbound));
 	return false;
 }
 
@@ -968,7 +513,7 @@ check_parse_tree_rules(WgDdlState *st)
 	if (c->domain)
 	{
 		Oid			domainoid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(c->domain), true);
-		Oid			table = OidIsValid(domainoid) ? domain_first_table(domainoid) : InvalidOid;
+		Oid			table = OidIsValid(domainoid) ? wg_domain_first_table(domainoid) : InvalidOid;
 
 		if (!OidIsValid(table))
 			return;				/* no column to check, or no such domain */
@@ -1501,7 +1046,7 @@ wg_ddl_table_rewrite(PG_FUNCTION_ARGS)
 		st->rewrite_reason = pstrdup(clause);
 		MemoryContextSwitchTo(old);
 	}
-	if (relation_is_new(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+	if (wg_relation_is_new(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		PG_RETURN_VOID();		/* nobody else can be waiting for it */
 
 	relname = wg_qualified_name(relid);
