@@ -426,9 +426,19 @@ wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
 
 	if (ring == NULL)
 		return;
-	pairs = palloc_extended(sizeof(RoleSeq) * ring->size,
-							MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	/* the sort array only once the ring is full (it stays full) */
+	pairs = ring->used < ring->size ? NULL :
+		palloc_extended(sizeof(RoleSeq) * ring->size,
+						MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	if (ring->used >= ring->size && pairs == NULL)
+	{
+		/* it filled up meanwhile: allocate without the lock, then retry */
+		LWLockRelease(ring->lock);
+		pairs = palloc_extended(sizeof(RoleSeq) * ring->size,
+								MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	}
 	if (ring->used < ring->size)
 		e = &ring->entries[ring->used++];
 	else
@@ -773,9 +783,8 @@ wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
 	wg_ddl_reject(st, edata->sqlerrcode, "history_failed", edata->message,
 				  NULL, 0);
 
-	/* a cancel or timeout is the caller's own error: give it back as it was */
+	/* a cancel or statement timeout is the caller's own: give it back as is */
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
 		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 		ReThrowError(edata);
 	ereport(ERROR,
