@@ -43,6 +43,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -54,9 +55,11 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "ddl_rejection_counts.h"
 #include "digest_rules.h"
 #include "stats_file.h"
 #include "subxact.h"
@@ -446,6 +449,7 @@ wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
 	clip_copy(e->message, message, sizeof(e->message));
 	clip_copy(e->statement, st->statement, sizeof(e->statement));
 	LWLockRelease(ring->lock);
+	wg_ddl_count_rejection(rule);
 	if (pairs)
 		pfree(pairs);
 }

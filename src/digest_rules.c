@@ -82,6 +82,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -110,6 +111,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "config_cache.h"
@@ -289,9 +291,9 @@ wg_digest_rules_shmem_startup(void)
 	}
 	info.keysize = sizeof(WgCounterKey);
 	info.entrysize = sizeof(WgRuleCounters);
-	rules_counters = ShmemInitHash("workload_guard rules hash",
-								   wg_max_digest_rules, wg_max_digest_rules,
-								   &info, HASH_ELEM | HASH_BLOBS);
+	rules_counters = wg_shmem_init_hash("workload_guard rules hash",
+										wg_max_digest_rules,
+										&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -336,7 +338,7 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 	/* the management functions, by the hash their plans record them with */
 	nsp = get_rel_namespace(relid);
 	rules_nsp = nsp;
-	for (i = 0; i < lengthof(exempt_functions); i++)
+	for (i = 0; i < (int) lengthof(exempt_functions); i++)
 	{
 		CatCList   *list;
 		int			j;
@@ -638,8 +640,8 @@ wg_digest_rules_post_parse_analyze(ParseState *pstate, Query *query)
 		inner = ((CreateTableAsStmt *) query->utilityStmt)->query;
 
 	if (inner && IsA(inner, Query) && ((Query *) inner)->utilityStmt == NULL &&
-		((Query *) inner)->queryId == UINT64CONST(0))
-		(void) JumbleQuery((Query *) inner, pstate->p_sourcetext);
+		((Query *) inner)->queryId == WG_NO_QUERYID)
+		(void) wg_jumble_query((Query *) inner, pstate->p_sourcetext);
 }
 
 /*
@@ -654,10 +656,12 @@ statement_exempt(PlannedStmt *ps)
 {
 	ListCell   *lc;
 	int			i;
+	int			state = -1;
+	int			rti;
 
-	foreach(lc, ps->resultRelations)
+	while ((rti = wg_next_result_relation(ps, &state)) > 0)
 	{
-		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
+		RangeTblEntry *rte = rt_fetch(rti, ps->rtable);
 
 		if (OidIsValid(rules_nsp) && get_rel_namespace(rte->relid) == rules_nsp)
 			return true;
