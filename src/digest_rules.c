@@ -23,9 +23,10 @@
  * inactive too; block it again under its new name).
  *
  * The check (ExecutorStart, before the statement starts; ProcessUtility
- * for utility statements' digests: CALL, COPY, DO, ...).  wg_rules_armed is
- * false when the cache is current and holds no rule for this database: the
- * only cost then is that one test (the macro in digest_rules.h).  Otherwise
+ * for utility statements' digests: CALL, COPY, DO, ...).
+ * wg_digest_rules_armed is false when the cache is current and holds no
+ * rule for this database: the only cost then is that one test (the macro
+ * in digest_rules.h).  Otherwise
  * one dynahash probe on the queryid; only a hit looks further (scope,
  * expiry against the statement's start time, self-lockout exemption,
  * counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
@@ -59,7 +60,8 @@
  * utility statement, at the abort of the (sub)transaction that took it
  * (errors, statement_timeout, cancel; an execution that failed never
  * reaches ExecutorEnd), or at backend exit (FATAL, pg_terminate_backend) by
- * a before_shmem_exit callback.
+ * a before_shmem_exit callback.  A backend killed by SIGKILL makes the
+ * postmaster reinitialize shared memory, counters included.
  *
  * Rule writes take a SHARE ROW EXCLUSIVE lock on the table: one writer at a
  * time.  Under READ COMMITTED each statement after the lock sees every
@@ -67,8 +69,7 @@
  * Under REPEATABLE READ and SERIALIZABLE the snapshot may predate the lock:
  * a write whose digest's rules changed since then fails with SQLSTATE 40001
  * and a hint to retry (rules_check_snapshot), instead of overwriting or
- * missing a rule the transaction never saw.  A backend killed by SIGKILL makes the postmaster reinitialize
- * shared memory, counters included.
+ * missing a rule the transaction never saw.
  *
  *-------------------------------------------------------------------------
  */
@@ -81,6 +82,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -96,6 +98,7 @@
 #include "parser/parsetree.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -108,10 +111,12 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "config_cache.h"
 #include "digest_rules.h"
+#include "subxact.h"
 #include "workload_guard.h"
 
 #define WG_RULES_TABLE		"digest_rules"
@@ -213,7 +218,7 @@ static WgRulesShared *rules_shared = NULL;
 static HTAB *rules_counters = NULL;
 
 /* backend-local cache, rebuilt by config_cache.c */
-bool		wg_rules_armed = true;
+bool		wg_digest_rules_armed = true;
 static WgConfigCache *rules_cache = NULL;
 static HTAB *rules_hash = NULL;
 static int	rules_count = 0;
@@ -224,7 +229,7 @@ static Oid	rules_nsp = InvalidOid;	/* our schema, in the cache */
 
 /* held cap slots */
 static WgHeldSlot held[WG_MAX_HELD];
-int			wg_rules_nheld = 0;
+int			wg_digest_rules_nheld = 0;
 static bool exit_cb_registered = false;
 
 static bool warned_untracked = false;
@@ -286,9 +291,9 @@ wg_digest_rules_shmem_startup(void)
 	}
 	info.keysize = sizeof(WgCounterKey);
 	info.entrysize = sizeof(WgRuleCounters);
-	rules_counters = ShmemInitHash("workload_guard rules hash",
-								   wg_max_digest_rules, wg_max_digest_rules,
-								   &info, HASH_ELEM | HASH_BLOBS);
+	rules_counters = wg_shmem_init_hash("workload_guard rules hash",
+										wg_max_digest_rules,
+										&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -307,7 +312,7 @@ check_loaded(void)
 static void
 rules_cache_dropped(void *arg)
 {
-	wg_rules_armed = true;
+	wg_digest_rules_armed = true;
 }
 
 static void
@@ -333,7 +338,7 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 	/* the management functions, by the hash their plans record them with */
 	nsp = get_rel_namespace(relid);
 	rules_nsp = nsp;
-	for (i = 0; i < lengthof(exempt_functions); i++)
+	for (i = 0; i < (int) lengthof(exempt_functions); i++)
 	{
 		CatCList   *list;
 		int			j;
@@ -399,7 +404,8 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		DatumGetTimestampTz(values[Anum_created_at - 1]);
 	r->expires_at = nulls[Anum_expires_at - 1] ? DT_NOEND :
 		DatumGetTimestampTz(values[Anum_expires_at - 1]);
-	r->role_name = (desc->natts < Anum_role_name || nulls[Anum_role_name - 1]) ?
+	r->role_name = (desc->natts < Anum_role_name || nulls[Anum_role_name - 1] ||
+					TupleDescAttr(desc, Anum_role_name - 1)->atttypid != NAMEOID) ?
 		NULL : pstrdup(NameStr(*DatumGetName(values[Anum_role_name - 1])));
 	if (r->cap && r->max_running <= 0)
 		return;					/* the table's CHECK prevents it */
@@ -554,16 +560,16 @@ static void
 held_release_at(int i)
 {
 	pg_atomic_fetch_sub_u32(&held[i].counters->running, 1);
-	if (i < wg_rules_nheld - 1)
-		memmove(&held[i], &held[i + 1], (wg_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
-	wg_rules_nheld--;
+	if (i < wg_digest_rules_nheld - 1)
+		memmove(&held[i], &held[i + 1], (wg_digest_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
+	wg_digest_rules_nheld--;
 }
 
 static void
 rules_before_shmem_exit(int code, Datum arg)
 {
-	while (wg_rules_nheld > 0)
-		held_release_at(wg_rules_nheld - 1);
+	while (wg_digest_rules_nheld > 0)
+		held_release_at(wg_digest_rules_nheld - 1);
 }
 
 void
@@ -571,7 +577,7 @@ wg_digest_rules_release_slow(const void *owner)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
 		if (held[i].owner == owner)
 			held_release_at(i);
 }
@@ -585,7 +591,7 @@ wg_digest_rules_xact_cleanup(SubTransactionId aborted_subxid, bool commit)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
 		if (commit ? !held[i].utility :
 			(aborted_subxid == InvalidSubTransactionId ||
 			 held[i].subxid >= aborted_subxid))
@@ -634,8 +640,8 @@ wg_digest_rules_post_parse_analyze(ParseState *pstate, Query *query)
 		inner = ((CreateTableAsStmt *) query->utilityStmt)->query;
 
 	if (inner && IsA(inner, Query) && ((Query *) inner)->utilityStmt == NULL &&
-		((Query *) inner)->queryId == UINT64CONST(0))
-		(void) JumbleQuery((Query *) inner, pstate->p_sourcetext);
+		((Query *) inner)->queryId == WG_NO_QUERYID)
+		(void) wg_jumble_query((Query *) inner, pstate->p_sourcetext);
 }
 
 /*
@@ -650,10 +656,12 @@ statement_exempt(PlannedStmt *ps)
 {
 	ListCell   *lc;
 	int			i;
+	int			state = -1;
+	int			rti;
 
-	foreach(lc, ps->resultRelations)
+	while ((rti = wg_next_result_relation(ps, &state)) > 0)
 	{
-		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
+		RangeTblEntry *rte = rt_fetch(rti, ps->rtable);
 
 		if (OidIsValid(rules_nsp) && get_rel_namespace(rte->relid) == rules_nsp)
 			return true;
@@ -784,7 +792,7 @@ rules_of(uint64 queryid)
 	{
 		if (!wg_config_cache_ensure(rules_cache))
 			return NULL;		/* table locked: no rules this time */
-		wg_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
+		wg_digest_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
 	}
 	if (rules_count == 0)
 		return NULL;
@@ -843,7 +851,7 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 
 		if (!r->cap || !rule_applies(r, userid, now))
 			continue;
-		if (wg_rules_nheld >= WG_MAX_HELD)
+		if (wg_digest_rules_nheld >= WG_MAX_HELD)
 		{
 			pg_atomic_fetch_add_u64(&rules_shared->untracked, 1);
 			warn_untracked_once(r->key.queryid);
@@ -860,11 +868,11 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 			before_shmem_exit(rules_before_shmem_exit, (Datum) 0);
 			exit_cb_registered = true;
 		}
-		held[wg_rules_nheld].owner = owner;
-		held[wg_rules_nheld].counters = c;
-		held[wg_rules_nheld].subxid = GetCurrentSubTransactionId();
-		held[wg_rules_nheld].utility = utility;
-		wg_rules_nheld++;
+		held[wg_digest_rules_nheld].owner = owner;
+		held[wg_digest_rules_nheld].counters = c;
+		held[wg_digest_rules_nheld].subxid = GetCurrentSubTransactionId();
+		held[wg_digest_rules_nheld].utility = utility;
+		wg_digest_rules_nheld++;
 
 		if (running > (uint32) r->max_running)
 		{
@@ -876,7 +884,7 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 			else
 			{
 				pg_atomic_fetch_add_u64(&c->capped, 1);
-				held_release_at(wg_rules_nheld - 1);
+				held_release_at(wg_digest_rules_nheld - 1);
 				/* slots taken for other caps go back at abort */
 				report_cap(r, ERROR);
 			}
@@ -981,7 +989,7 @@ refuse_in_recovery(const char *fname)
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot change digest rules on a standby"),
+				 errmsg("cannot execute %s() during recovery", fname),
 				 errdetail("Digest rules are stored in table workload_guard.digest_rules, which is read-only during recovery."),
 				 errhint("Call workload_guard.%s() on the primary; the rule reaches every standby with the WAL.",
 						 fname)));
@@ -993,9 +1001,7 @@ arg_queryid(FunctionCallInfo fcinfo, int argno)
 	int64		queryid;
 
 	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("queryid must not be null")));
+		wg_null_argument("queryid");
 	queryid = PG_GETARG_INT64(argno);
 	if (queryid == 0)
 		ereport(ERROR,
@@ -1268,13 +1274,15 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 	int			db_arg = reason_arg + 3;
 	int			dry_arg = reason_arg + 4;
 
-	/* reason */
+	/* reason; an empty one is none */
 	a->reason = NULL;
 	if (!PG_ARGISNULL(reason_arg))
 	{
 		text	   *t = PG_GETARG_TEXT_PP(reason_arg);
+
 		wg_check_reason(text_to_cstring(t));
-		a->reason = t;
+		if (VARSIZE_ANY_EXHDR(t) > 0)
+			a->reason = t;
 	}
 
 	/* expiry: positive, at most WG_MAX_EXPIRY_DAYS */
@@ -1307,6 +1315,11 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 
 	/* scope: role, by OID and (to tell a reused OID apart) name */
 	a->roleid = PG_ARGISNULL(role_arg) ? InvalidOid : PG_GETARG_OID(role_arg);
+	if (!PG_ARGISNULL(role_arg) && !OidIsValid(a->roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID 0 does not exist"),
+				 errhint("Pass role => NULL for a rule on every role.")));
 	if (OidIsValid(a->roleid))
 	{
 		char	   *name = GetUserNameFromId(a->roleid, true);
@@ -1334,9 +1347,7 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 						 NameStr(*a->dbname), fname)));
 
 	if (PG_ARGISNULL(dry_arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("dry_run must not be null")));
+		wg_null_argument("dry_run");
 	a->dry_run = PG_GETARG_BOOL(dry_arg);
 }
 
@@ -1377,9 +1388,7 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 	a.queryid = arg_queryid(fcinfo, 0);
 	a.cap = true;
 	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_running must not be null")));
+		wg_null_argument("max_running");
 	a.max_running = PG_GETARG_INT32(1);
 	if (a.max_running < 1)
 		ereport(ERROR,
@@ -1409,6 +1418,50 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
 	memset(&a, 0, sizeof(a));
 	a.queryid = arg_queryid(fcinfo, 0);
 	PG_RETURN_INT32((int32) rules_as_owner(&a, true));
+}
+
+/*
+ * After DROP ROLE: delete this database's rules of roles that no longer
+ * exist (an unblock of no digest is exactly the housekeeping).  Other
+ * databases' rules of the role are inactive already (role_still_named) and
+ * go at their next rule write.  The DROP ROLE has succeeded: a failure here
+ * is a WARNING, never its error.  Nor does it wait for the table's lock
+ * (a rule write in progress): the rules are inactive already, and the next
+ * rule write deletes them.
+ */
+static void
+roles_dropped_cb(void *arg)
+{
+	RuleArgs	a;
+
+	memset(&a, 0, sizeof(a));
+	(void) rules_as_owner(&a, true);
+}
+
+void
+wg_digest_rules_roles_dropped(void)
+{
+	Oid			nsp;
+	Oid			relid;
+	ErrorData  *edata;
+
+	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
+		return;
+	nsp = get_namespace_oid("workload_guard", true);
+	relid = OidIsValid(nsp) ? get_relname_relid(WG_RULES_TABLE, nsp) : InvalidOid;
+	if (!OidIsValid(relid) ||
+		!ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
+		return;
+	edata = wg_run_in_subxact(roles_dropped_cb, NULL);
+	if (edata == NULL)
+		return;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not delete the digest rules of dropped roles: %s",
+					edata->message),
+			 errdetail("The rules no longer apply to any role."),
+			 errhint("The next call of workload_guard.block_digest(), cap_digest() or unblock_digest() in this database deletes them.")));
+	FreeErrorData(edata);
 }
 
 /* the shared counters of this node for this database's rules (blocked_digests) */

@@ -17,10 +17,10 @@
  * for this database; false means no rule can apply, and that single test is
  * all a statement pays.
  */
-extern bool wg_rules_armed;
+extern bool wg_digest_rules_armed;
 
 /* cap slots this backend holds right now */
-extern int	wg_rules_nheld;
+extern int	wg_digest_rules_nheld;
 
 extern void wg_digest_rules_define_gucs(void);
 extern void wg_digest_rules_init(void);
@@ -37,7 +37,7 @@ extern void wg_digest_rules_post_parse_analyze(struct ParseState *pstate,
 extern void wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags);
 #define wg_digest_rules_check(queryDesc, eflags) \
 	do { \
-		if (unlikely(wg_rules_armed)) \
+		if (unlikely(wg_digest_rules_armed)) \
 			wg_digest_rules_check_slow((queryDesc), (eflags)); \
 	} while (0)
 
@@ -51,9 +51,12 @@ extern void wg_digest_rules_utility_check_slow(PlannedStmt *pstmt,
 											   const void *token);
 #define wg_digest_rules_utility_check(pstmt, queryid, token) \
 	do { \
-		if (unlikely(wg_rules_armed)) \
+		if (unlikely(wg_digest_rules_armed)) \
 			wg_digest_rules_utility_check_slow((pstmt), (queryid), (token)); \
 	} while (0)
+
+/* after a successful DROP ROLE: delete this database's rules of the roles */
+extern void wg_digest_rules_roles_dropped(void);
 
 /*
  * ExecutorEnd, or the end of a utility statement (success or error): give
@@ -62,7 +65,7 @@ extern void wg_digest_rules_utility_check_slow(PlannedStmt *pstmt,
 extern void wg_digest_rules_release_slow(const void *owner);
 #define wg_digest_rules_release(owner) \
 	do { \
-		if (unlikely(wg_rules_nheld > 0)) \
+		if (unlikely(wg_digest_rules_nheld > 0)) \
 			wg_digest_rules_release_slow(owner); \
 	} while (0)
 

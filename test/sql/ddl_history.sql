@@ -136,6 +136,38 @@ SELECT indexrelid::regclass, indisvalid FROM pg_index WHERE indrelid = 'h'::regc
 SELECT rule, sqlstate, statement FROM workload_guard.ddl_rejections WHERE rule = 'concurrently_failed';
 DROP INDEX CONCURRENTLY h_v;
 
+-- one role cannot push another's rejections out of the ring: when it is
+-- full, the oldest entry of the role with the most entries is replaced
+SELECT workload_guard.reset_ddl_rejections() >= 0 AS reset;
+CREATE ROLE wg_victim;
+CREATE ROLE wg_flooder;
+GRANT CREATE ON SCHEMA public TO wg_victim, wg_flooder;
+SET ROLE wg_victim;
+CREATE TABLE victim_t (id int);
+ALTER TABLE victim_t ALTER COLUMN id TYPE bigint;   -- refused: on record
+RESET ROLE;
+ALTER TABLE h ALTER COLUMN w TYPE numeric;          -- refused: the superuser's
+SET ROLE wg_flooder;
+CREATE TABLE flood_t (id int);
+DO $$ BEGIN FOR i IN 1..300 LOOP
+  BEGIN ALTER TABLE flood_t ALTER COLUMN id TYPE bigint; EXCEPTION WHEN OTHERS THEN NULL; END;
+END LOOP; END $$;
+RESET ROLE;
+SELECT CASE WHEN role_name = current_user THEN 'superuser' ELSE role_name END AS role, count(*)
+FROM workload_guard.ddl_rejections GROUP BY 1 ORDER BY 1;
+SET ROLE wg_victim;
+ALTER TABLE victim_t ALTER COLUMN id TYPE bigint;   -- replaces a flooder's entry
+RESET ROLE;
+SELECT CASE WHEN role_name = current_user THEN 'superuser' ELSE role_name END AS role, count(*)
+FROM workload_guard.ddl_rejections GROUP BY 1 ORDER BY 1;
+-- entries are read in the order they were written
+SELECT bool_and(ok) AS in_order FROM (
+  SELECT rejected_at >= lag(rejected_at, 1, '-infinity') OVER () AS ok
+  FROM workload_guard.ddl_rejections) s;
+DROP TABLE victim_t, flood_t;
+REVOKE CREATE ON SCHEMA public FROM wg_victim, wg_flooder;
+DROP ROLE wg_victim, wg_flooder;
+
 -- ordinary roles read, cannot write or forge
 CREATE ROLE wg_reader;
 SET ROLE wg_reader;

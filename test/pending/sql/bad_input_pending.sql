@@ -44,7 +44,7 @@ DECLARE
     plan json;
 BEGIN
     EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) EXECUTE bip_p(1)' INTO plan;
-    UPDATE bip_plan SET qid = (plan -> 0 -> 'Plan' ->> 'Query Identifier')::bigint;
+    UPDATE bip_plan SET qid = (plan -> 0 ->> 'Query Identifier')::bigint;
 END
 $$;
 SELECT workload_guard.queryid_of('SELECT id FROM bip_t WHERE id = $1') = qid
@@ -63,9 +63,9 @@ EXCEPTION WHEN dependent_objects_still_exist THEN
     DROP ROLE regress_bip_gone;
 END
 $$;
-SELECT count(*) AS rules_of_dropped_roles
-  FROM workload_guard.digest_rules
- WHERE queryid = 4242 AND (role IS NULL OR role::oid NOT IN (SELECT oid FROM pg_roles));
+SELECT count(*) AS active_rules_of_dropped_roles
+  FROM workload_guard.blocked_digests
+ WHERE queryid = 4242 AND (active OR role IS NULL);
 SELECT workload_guard.unblock_digest(4242) >= 0 AS cleaned;
 
 DROP TABLE bip_t;
