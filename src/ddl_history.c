@@ -43,6 +43,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -54,6 +55,7 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "ddl_guard.h"
@@ -682,7 +684,7 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the subxact */
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
 	if (SPI_execute_with_args(
 							  "INSERT INTO workload_guard.ddl_history "
 							  "(started_at, duration_ms, lock_wait_ms, session_role, effective_role,"

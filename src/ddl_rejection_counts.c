@@ -35,7 +35,7 @@ static const char *const count_rules[] = {
 	"other"
 };
 
-#define NUM_COUNT_RULES	lengthof(count_rules)
+#define NUM_COUNT_RULES ((int) lengthof(count_rules))
 #define DDL_REJECTION_COUNTS_COLS 3
 
 typedef struct WgDdlCounts

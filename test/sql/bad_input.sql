@@ -73,6 +73,8 @@ BEGIN
     END IF;
     msg := regexp_replace(msg, 'OID \d+', 'OID N', 'g');
     msg := regexp_replace(msg, 'pg_temp_\d+', 'pg_temp_N', 'g');
+    -- from PostgreSQL 17 a range error shows the units: "(0 ms .. 10 ms)"
+    msg := regexp_replace(msg, '\((-?\d+) (\w+) \.\. (-?\d+) \2\)', '(\1 .. \3)', 'g');
     RETURN st || ': ' || msg;
 END
 $$;
