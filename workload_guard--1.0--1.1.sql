@@ -238,3 +238,72 @@ ALTER TABLE disabled_index_rules ENABLE ALWAYS TRIGGER disabled_index_rules_chan
 ALTER EVENT TRIGGER workload_guard_disabled_index_drop ENABLE ALWAYS;
 -- (a data-only pg_restore --disable-triggers runs in replica mode too)
 ALTER TABLE ddl_history ENABLE ALWAYS TRIGGER ddl_history_keep_id;
+
+------------------------------------------------------------------------------
+-- traffic: rate limits and per-rule activity (src/digest_rules.c)
+------------------------------------------------------------------------------
+
+-- A rate rule: at most per_second executions per second of the digest on
+-- each server, with bursts of up to burst (a token bucket in shared memory).
+-- dry_run is its warn mode, as for block and cap: the statement runs and
+-- the client gets a WARNING naming the rule.
+ALTER TABLE digest_rules ADD COLUMN per_second double precision;
+ALTER TABLE digest_rules ADD COLUMN burst integer;
+ALTER TABLE digest_rules DROP CONSTRAINT digest_rules_mode_check;
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_mode_check
+    CHECK (mode IN ('block', 'cap', 'rate'));
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_rate_check
+    CHECK ((mode = 'rate') = (per_second IS NOT NULL AND burst IS NOT NULL)
+           AND (per_second IS NULL OR per_second > 0)
+           AND (burst IS NULL OR burst > 0));
+
+COMMENT ON COLUMN digest_rules.per_second IS
+    'mode rate: executions admitted per second on each server';
+COMMENT ON COLUMN digest_rules.burst IS
+    'mode rate: executions admitted at once after a quiet period (the token bucket''s size)';
+
+CREATE FUNCTION rate_limit_digest(queryid bigint, per_second double precision,
+    burst integer DEFAULT NULL, reason text DEFAULT NULL,
+    expires_in interval DEFAULT NULL, role regrole DEFAULT NULL,
+    database name DEFAULT NULL, dry_run boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_rate_limit_digest'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION digest_rule_activity_counters(
+    OUT queryid bigint, OUT roleid oid, OUT dbid oid, OUT running integer,
+    OUT blocked bigint, OUT warned bigint, OUT capped bigint,
+    OUT limited bigint, OUT admitted bigint, OUT observed_per_second double precision,
+    OUT last_hit timestamptz, OUT rule_created_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_digest_rule_activity'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- What each rule did on this server since it was written (or the server
+-- started): refused (blocked, capped, limited), warned (warn mode's
+-- would-be refusals), admitted (by a rate limit), last hit.
+CREATE VIEW digest_rule_activity AS
+    SELECT r.queryid, r.mode, r.dry_run AS warn_only, r.role, r.database,
+           r.max_running, r.per_second, r.burst,
+           coalesce(cr.running, 0) AS running,
+           coalesce(c.blocked, 0) + coalesce(c.capped, 0)
+             + coalesce(c.limited, 0) AS refused,
+           coalesce(c.warned, 0) AS warned,
+           coalesce(c.admitted, 0) AS admitted,
+           c.observed_per_second,
+           c.last_hit
+    FROM digest_rules r
+    LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) r.database
+    LEFT JOIN digest_rule_activity_counters() cr
+      ON cr.queryid OPERATOR(pg_catalog.=) r.queryid
+     AND cr.roleid OPERATOR(pg_catalog.=) coalesce(r.role::oid, 0)
+     AND cr.dbid OPERATOR(pg_catalog.=) CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END
+    LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.limited,
+                              cr.admitted, cr.observed_per_second, cr.last_hit
+                       WHERE cr.rule_created_at OPERATOR(pg_catalog.=) r.created_at) c ON true;
+
+COMMENT ON VIEW digest_rule_activity IS
+    'Per digest rule: what it refused, warned about and admitted on this server';
+
+REVOKE ALL ON FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean) FROM PUBLIC;
+GRANT SELECT ON digest_rule_activity TO PUBLIC;
