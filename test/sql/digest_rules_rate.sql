@@ -8,7 +8,7 @@ INSERT INTO rt SELECT g, 'v' || g FROM generate_series(1, 10) g;
 CREATE ROLE regress_wg_rate;
 GRANT SELECT ON rt TO regress_wg_rate;
 
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION rate_try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text; msg text; det text; hint text;
 BEGIN
   EXECUTE q;
@@ -33,8 +33,10 @@ SELECT workload_guard.rate_limit_digest(1, 1, 0);
 SELECT workload_guard.rate_limit_digest(1, NULL);
 SELECT count(*) FROM workload_guard.digest_rules;
 -- the table's CHECK: a rate rule has both columns
+\set VERBOSITY terse
 INSERT INTO workload_guard.digest_rules (queryid, mode, created_by)
   VALUES (1, 'rate', 'x');
+\set VERBOSITY default
 
 -- default burst: one second's worth
 SELECT workload_guard.rate_limit_digest(1, 2.5);
@@ -43,15 +45,15 @@ SELECT workload_guard.unblock_digest(1);
 
 -- a burst of 3, then nothing for 1000 seconds
 SELECT workload_guard.rate_limit_digest(id, 0.001, 3, 'incident 7') FROM q;
-SELECT try('SELECT v FROM rt WHERE id = ' || g) FROM generate_series(1, 5) g;
+SELECT rate_try('SELECT v FROM rt WHERE id = ' || g) FROM generate_series(1, 5) g;
 SELECT mode, warn_only, refused, warned, admitted, last_hit IS NOT NULL AS hit
   FROM workload_guard.digest_rule_activity;
 -- other digests are not limited
-SELECT try('SELECT id FROM rt WHERE v = ''x''');
+SELECT rate_try('SELECT id FROM rt WHERE v = ''x''');
 -- the operator can always lift it (the statement calling unblock_digest
 -- would itself match no rule, and is exempt anyway)
 SELECT workload_guard.unblock_digest(id) FROM q;
-SELECT try('SELECT v FROM rt WHERE id = 1');
+SELECT rate_try('SELECT v FROM rt WHERE id = 1');
 
 -- warn mode: the statement runs, with a WARNING; counted as warned
 SELECT workload_guard.rate_limit_digest(id, 0.001, 1, dry_run => true) FROM q;
@@ -64,16 +66,16 @@ SELECT mode, warn_only, refused, warned, admitted FROM workload_guard.digest_rul
 
 -- a rewritten rule starts with a full bucket and fresh counters
 SELECT workload_guard.rate_limit_digest(id, 0.001, 1) FROM q;
-SELECT try('SELECT v FROM rt WHERE id = 1');
-SELECT try('SELECT v FROM rt WHERE id = 1');
+SELECT rate_try('SELECT v FROM rt WHERE id = 1');
+SELECT rate_try('SELECT v FROM rt WHERE id = 1');
 SELECT mode, warn_only, refused, warned, admitted FROM workload_guard.digest_rule_activity;
 SELECT workload_guard.unblock_digest(id) FROM q;
 
 -- role scope: only regress_wg_rate is limited
 SELECT workload_guard.rate_limit_digest(id, 0.001, 1, role => 'regress_wg_rate') FROM q;
-SELECT try('SELECT v FROM rt WHERE id = 1') FROM generate_series(1, 3);
+SELECT rate_try('SELECT v FROM rt WHERE id = 1') FROM generate_series(1, 3);
 SET ROLE regress_wg_rate;
-SELECT try('SELECT v FROM rt WHERE id = 1') FROM generate_series(1, 3);
+SELECT rate_try('SELECT v FROM rt WHERE id = 1') FROM generate_series(1, 3);
 RESET ROLE;
 SELECT mode, role, refused, admitted FROM workload_guard.digest_rule_activity;
 SELECT workload_guard.unblock_digest(id) FROM q;
@@ -81,14 +83,14 @@ SELECT workload_guard.unblock_digest(id) FROM q;
 -- bypass_rules: a superuser runs past the limit
 SELECT workload_guard.rate_limit_digest(id, 0.001, 1) FROM q;
 SET workload_guard.bypass_rules = on;
-SELECT try('SELECT v FROM rt WHERE id = 1') FROM generate_series(1, 3);
+SELECT rate_try('SELECT v FROM rt WHERE id = 1') FROM generate_series(1, 3);
 RESET workload_guard.bypass_rules;
 SELECT admitted, refused FROM workload_guard.digest_rule_activity;
 
 -- block and rate on one digest (two scopes): every matching rule applies
 SELECT workload_guard.block_digest(id, role => 'regress_wg_rate') FROM q;
 SET ROLE regress_wg_rate;
-SELECT try('SELECT v FROM rt WHERE id = 1');
+SELECT rate_try('SELECT v FROM rt WHERE id = 1');
 RESET ROLE;
 SELECT mode, role IS NOT NULL AS scoped, refused, admitted
   FROM workload_guard.digest_rule_activity ORDER BY mode;
@@ -96,19 +98,22 @@ SELECT mode, role IS NOT NULL AS scoped, refused, admitted
 -- a rate rule on a utility statement's digest (CALL), checked in
 -- ProcessUtility
 SELECT workload_guard.unblock_digest(id) FROM q;
-CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$;
-CALL p();
-CREATE FUNCTION uqid(q text) RETURNS bigint LANGUAGE sql
+CREATE PROCEDURE rate_p() LANGUAGE sql AS $$ SELECT 1 $$;
+CALL rate_p();
+CREATE FUNCTION rate_uqid(q text) RETURNS bigint LANGUAGE sql
   AS $$ SELECT queryid FROM workload_guard.statement_latency
          WHERE query = q AND toplevel $$;
-SELECT workload_guard.rate_limit_digest(uqid('CALL p()'), 0.001, 1);
+SELECT workload_guard.rate_limit_digest(rate_uqid('CALL rate_p()'), 0.001, 1);
 \set VERBOSITY sqlstate
-CALL p();
-CALL p();
+CALL rate_p();
+CALL rate_p();
 \set VERBOSITY default
 SELECT mode, refused, admitted FROM workload_guard.digest_rule_activity;
-SELECT workload_guard.unblock_digest(uqid('CALL p()'));
+SELECT workload_guard.unblock_digest(rate_uqid('CALL rate_p()'));
 
 DROP EXTENSION workload_guard;
 DROP TABLE rt;
+DROP FUNCTION rate_try(text);
+DROP FUNCTION rate_uqid(text);
+DROP PROCEDURE rate_p();
 DROP ROLE regress_wg_rate;
