@@ -249,9 +249,16 @@ ALTER TABLE ddl_history ENABLE ALWAYS TRIGGER ddl_history_keep_id;
 -- the client gets a WARNING naming the rule.
 ALTER TABLE digest_rules ADD COLUMN per_second double precision;
 ALTER TABLE digest_rules ADD COLUMN burst integer;
+-- A budget rule: while the digest's recorded execution time over the recent
+-- window (workload_guard.recent_window), divided by the window's length,
+-- exceeds backends, new executions are refused.
+ALTER TABLE digest_rules ADD COLUMN backends double precision;
 ALTER TABLE digest_rules DROP CONSTRAINT digest_rules_mode_check;
 ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_mode_check
-    CHECK (mode IN ('block', 'cap', 'rate'));
+    CHECK (mode IN ('block', 'cap', 'rate', 'budget'));
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_budget_check
+    CHECK ((mode = 'budget') = (backends IS NOT NULL)
+           AND (backends IS NULL OR backends > 0));
 ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_rate_check
     CHECK ((mode = 'rate') = (per_second IS NOT NULL AND burst IS NOT NULL)
            AND (per_second IS NULL OR per_second > 0)
@@ -261,6 +268,8 @@ COMMENT ON COLUMN digest_rules.per_second IS
     'mode rate: executions admitted per second on each server';
 COMMENT ON COLUMN digest_rules.burst IS
     'mode rate: executions admitted at once after a quiet period (the token bucket''s size)';
+COMMENT ON COLUMN digest_rules.backends IS
+    'mode budget: server time the digest may use over the recent window, in backends (time / window length)';
 
 CREATE FUNCTION rate_limit_digest(queryid bigint, per_second double precision,
     burst integer DEFAULT NULL, reason text DEFAULT NULL,
@@ -268,6 +277,14 @@ CREATE FUNCTION rate_limit_digest(queryid bigint, per_second double precision,
     database name DEFAULT NULL, dry_run boolean DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME', 'wg_rate_limit_digest'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION budget_digest(queryid bigint, backends double precision,
+    reason text DEFAULT NULL, expires_in interval DEFAULT NULL,
+    role regrole DEFAULT NULL, database name DEFAULT NULL,
+    dry_run boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_budget_digest'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION digest_rule_activity_counters(
@@ -284,7 +301,7 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 -- would-be refusals), admitted (by a rate limit), last hit.
 CREATE VIEW digest_rule_activity AS
     SELECT r.queryid, r.mode, r.dry_run AS warn_only, r.role, r.database,
-           r.max_running, r.per_second, r.burst,
+           r.max_running, r.per_second, r.burst, r.backends,
            coalesce(cr.running, 0) AS running,
            coalesce(c.blocked, 0) + coalesce(c.capped, 0)
              + coalesce(c.limited, 0) AS refused,
@@ -306,4 +323,5 @@ COMMENT ON VIEW digest_rule_activity IS
     'Per digest rule: what it refused, warned about and admitted on this server';
 
 REVOKE ALL ON FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean) FROM PUBLIC;
 GRANT SELECT ON digest_rule_activity TO PUBLIC;

@@ -121,6 +121,7 @@
 #include "config_cache.h"
 #include "digest_rules.h"
 #include "ext_objects.h"
+#include "latency.h"
 #include "subxact.h"
 #include "workload_guard.h"
 
@@ -146,7 +147,8 @@ enum
 	Anum_role_name,				/* 1.1 */
 	Anum_per_second,			/* 1.1, rate limits */
 	Anum_burst,
-	Natts_digest_rules = Anum_burst
+	Anum_backends,				/* 1.1, time budgets */
+	Natts_digest_rules = Anum_backends
 };
 
 /*
@@ -167,6 +169,7 @@ static const WgExtColumn rules_columns[Natts_digest_rules] = {
 	{"role_name", NAMEOID},
 	{"per_second", FLOAT8OID},
 	{"burst", INT4OID},
+	{"backends", FLOAT8OID},
 };
 
 static const WgExtTable rules_table = {
@@ -220,6 +223,11 @@ typedef struct WgRuleCounters
 	TimestampTz window_start;	/* the observed rate: starts counted */
 	uint32		window_count;	/* since window_start */
 	double		observed;		/* per second, in the last full window */
+
+	/* a time budget's last estimate (under bucket_lock too) */
+	TimestampTz busy_at;		/* when computed; 0: never */
+	double		busy_backends;	/* recorded time / window length */
+	double		busy_seconds;	/* the window's length */
 } WgRuleCounters;
 
 typedef struct WgRulesShared
@@ -234,6 +242,8 @@ typedef struct WgRule
 	WgRuleKey	key;
 	bool		cap;
 	bool		rate;			/* a rate limit (cap is false) */
+	bool		budget;			/* a time budget (cap, rate are false) */
+	double		backends;		/* budget: server time / window length */
 	bool		dry_run;
 	int			max_running;
 	double		per_second;		/* rate: tokens added per second */
@@ -287,7 +297,8 @@ static bool exit_cb_registered = false;
 static bool warned_untracked = false;
 
 static const char *const exempt_functions[] = {
-	"block_digest", "cap_digest", "unblock_digest", "rate_limit_digest"
+	"block_digest", "cap_digest", "unblock_digest", "rate_limit_digest",
+	"budget_digest"
 };
 
 /* ----------------------------------------------------------------
@@ -460,6 +471,15 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		if (!(r->per_second > 0) || r->burst < 1)
 			return;
 	}
+	r->budget = strcmp(TextDatumGetCString(values[Anum_mode - 1]), "budget") == 0;
+	if (r->budget)
+	{
+		if (desc->natts < Anum_backends || nulls[Anum_backends - 1])
+			return;
+		r->backends = DatumGetFloat8(values[Anum_backends - 1]);
+		if (!(r->backends > 0))
+			return;
+	}
 	r->max_running = nulls[Anum_max_running - 1] ? 0 :
 		DatumGetInt32(values[Anum_max_running - 1]);
 	r->dry_run = !nulls[Anum_dry_run - 1] && DatumGetBool(values[Anum_dry_run - 1]);
@@ -586,6 +606,9 @@ counters_acquire(const WgRule *rule)
 			c->window_start = 0;
 			c->window_count = 0;
 			c->observed = 0;
+			c->busy_at = 0;
+			c->busy_backends = 0;
+			c->busy_seconds = 0;
 		}
 	}
 	if (c == NULL)
@@ -615,6 +638,7 @@ counters_acquire(const WgRule *rule)
 		c->window_start = 0;
 		c->window_count = 0;
 		c->observed = 0;
+		c->busy_at = 0;
 		SpinLockRelease(&c->bucket_lock);
 	}
 	return c;
@@ -790,7 +814,13 @@ rule_detail(const WgRule *r)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	if (r->reason && r->rate)
+	if (r->reason && r->budget)
+		appendStringInfo(&buf, _("Budgeted by role \"%s\" at %s: %s."),
+						 r->created_by, at, r->reason);
+	else if (r->budget)
+		appendStringInfo(&buf, _("Budgeted by role \"%s\" at %s."),
+						 r->created_by, at);
+	else if (r->reason && r->rate)
 		appendStringInfo(&buf, _("Rate-limited by role \"%s\" at %s: %s."),
 						 r->created_by, at, r->reason);
 	else if (r->rate)
@@ -924,7 +954,7 @@ check_blocks(const WgRule *rules, Oid userid, TimestampTz now)
 
 	for (r = rules; r; r = r->next)
 	{
-		if (r->cap || r->rate || !rule_applies(r, userid, now))
+		if (r->cap || r->rate || r->budget || !rule_applies(r, userid, now))
 			continue;
 		if (r->dry_run)
 		{
@@ -1093,6 +1123,81 @@ check_rates(const WgRule *rules, Oid userid, TimestampTz now)
 	}
 }
 
+#define WG_BUDGET_REFRESH_US	100000	/* recompute a budget's use at most 10/s */
+
+static void
+report_budget(const WgRule *r, double used, double seconds, int elevel)
+{
+	long long	qid = (long long) r->key.queryid;
+
+	ereport(elevel,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("query %lld is over its time budget of %g backends by workload_guard",
+					qid, r->backends),
+			 errdetail_internal("%s", rule_detail(r)),
+			 errhint("Its executions used %.2f backends' worth of server time over the last %.0f seconds on this server. Retry later, or call workload_guard.unblock_digest(%lld) to lift the budget.",
+					 used, seconds, qid)));
+}
+
+/*
+ * Refuse the statement while its digest used more server time over the
+ * recent window than the budgets that apply allow (warn mode: warn and
+ * run).  The use comes from the latency recorder
+ * (wg_latency_recent_busy_ns), recomputed at most every
+ * WG_BUDGET_REFRESH_US per rule and server; only digests with a budget
+ * ever pay for it.
+ */
+static void
+check_budgets(const WgRule *rules, Oid userid, TimestampTz now)
+{
+	const WgRule *r;
+
+	for (r = rules; r; r = r->next)
+	{
+		WgRuleCounters *c;
+		TimestampTz t;
+		TimestampTz at;
+		double		used;
+		double		seconds;
+		bool		ok;
+
+		if (!r->budget || !rule_applies(r, userid, now))
+			continue;
+		c = counters_acquire(r);
+		if (c == NULL)
+		{
+			warn_untracked_once(r->key.queryid);
+			continue;
+		}
+		t = GetCurrentTimestamp();
+		SpinLockAcquire(&c->bucket_lock);
+		at = c->busy_at;
+		used = c->busy_backends;
+		seconds = c->busy_seconds;
+		SpinLockRelease(&c->bucket_lock);
+		if (at == 0 || t < at || t - at >= WG_BUDGET_REFRESH_US)
+		{
+			/* no spinlock across the scan; a racing refresh is harmless */
+			double		busy = wg_latency_recent_busy_ns(r->key.queryid,
+														 MyDatabaseId, &seconds);
+
+			used = seconds > 0 ? busy / 1e9 / seconds : 0;
+			SpinLockAcquire(&c->bucket_lock);
+			c->busy_at = t;
+			c->busy_backends = used;
+			c->busy_seconds = seconds;
+			SpinLockRelease(&c->bucket_lock);
+		}
+		ok = used <= r->backends;
+		pg_atomic_fetch_add_u64(ok ? &c->admitted :
+								r->dry_run ? &c->warned : &c->limited, 1);
+		pg_atomic_write_u64(&c->last_hit, (uint64) t);
+		LWLockRelease(rules_shared->lock);
+		if (!ok)
+			report_budget(r, used, seconds, r->dry_run ? WARNING : ERROR);
+	}
+}
+
 /* what neither the executor nor the utility path checks */
 static inline bool
 not_checked(uint64 queryid)
@@ -1122,6 +1227,7 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 		statement_exempt(queryDesc->plannedstmt))
 		return;
 	check_blocks(rules, userid, now);
+	check_budgets(rules, userid, now);
 	check_rates(rules, userid, now);
 	check_caps(rules, userid, now, queryDesc, false);
 }
@@ -1178,6 +1284,7 @@ wg_digest_rules_utility_check_slow(PlannedStmt *pstmt, uint64 queryid,
 	if (!any_rule_applies(rules, userid, now))
 		return;
 	check_blocks(rules, userid, now);
+	check_budgets(rules, userid, now);
 	check_rates(rules, userid, now);
 	check_caps(rules, userid, now, token, true);
 }
@@ -1225,6 +1332,8 @@ typedef struct RuleArgs
 	int			max_running;
 	double		per_second;		/* rate */
 	int			burst;			/* rate */
+	bool		budget;
+	double		backends;		/* budget */
 	text	   *reason;
 	bool		has_expiry;
 	TimestampTz expires_at;
@@ -1329,7 +1438,7 @@ rules_have_role_name(void)
 static bool
 rules_have_rate(void)
 {
-	return get_attnum(wg_ext_table_required(&rules_table), "burst") !=
+	return get_attnum(wg_ext_table_required(&rules_table), "backends") !=
 		InvalidAttrNumber;
 }
 
@@ -1337,10 +1446,11 @@ rules_have_rate(void)
 static void
 rules_write(const RuleArgs *a, const char *created_by)
 {
-	Oid			types[12] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
-	BOOLOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, NAMEOID, FLOAT8OID, INT4OID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
+		BOOLOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, NAMEOID, FLOAT8OID, INT4OID,
+	FLOAT8OID};
+	Datum		values[13];
+	char		nulls[13];
 	NameData	who;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -1350,7 +1460,8 @@ rules_write(const RuleArgs *a, const char *created_by)
 	nulls[1] = OidIsValid(a->roleid) ? ' ' : 'n';
 	values[2] = a->dbname ? NameGetDatum(a->dbname) : (Datum) 0;
 	nulls[2] = a->dbname ? ' ' : 'n';
-	values[3] = CStringGetTextDatum(a->cap ? "cap" : a->rate ? "rate" : "block");
+	values[3] = CStringGetTextDatum(a->cap ? "cap" : a->rate ? "rate" :
+									a->budget ? "budget" : "block");
 	values[4] = Int32GetDatum(a->max_running);
 	nulls[4] = a->cap ? ' ' : 'n';
 	values[5] = BoolGetDatum(a->dry_run);
@@ -1365,6 +1476,8 @@ rules_write(const RuleArgs *a, const char *created_by)
 	nulls[10] = a->rate ? ' ' : 'n';
 	values[11] = Int32GetDatum(a->burst);
 	nulls[11] = a->rate ? ' ' : 'n';
+	values[12] = Float8GetDatum(a->backends);
+	nulls[12] = a->budget ? ' ' : 'n';
 
 	/* one writer at a time; readers (cache loads) are not blocked */
 	spi_exec("LOCK TABLE workload_guard.digest_rules IN SHARE ROW EXCLUSIVE MODE",
@@ -1378,13 +1491,13 @@ rules_write(const RuleArgs *a, const char *created_by)
 	if (rules_have_rate())
 		spi_exec_latest("INSERT INTO workload_guard.digest_rules "
 						"(queryid, role, database, mode, max_running, dry_run, reason, "
-						"created_by, created_at, expires_at, role_name, per_second, burst) "
-						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, transaction_timestamp(), $9, $10, $11, $12)",
-						12, types, values, nulls, SPI_OK_INSERT);
-	else if (a->rate)
+						"created_by, created_at, expires_at, role_name, per_second, burst, backends) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, transaction_timestamp(), $9, $10, $11, $12, $13)",
+						13, types, values, nulls, SPI_OK_INSERT);
+	else if (a->rate || a->budget)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table workload_guard.digest_rules has no rate limit columns"),
+				 errmsg("table workload_guard.digest_rules has no rate limit or budget columns"),
 				 errhint("Run ALTER EXTENSION workload_guard UPDATE.")));
 	else if (rules_have_role_name())
 		spi_exec_latest("INSERT INTO workload_guard.digest_rules "
@@ -1650,6 +1763,38 @@ wg_rate_limit_digest(PG_FUNCTION_ARGS)
 					 errhint("Pass burst => NULL for one second's worth of executions.")));
 	}
 	arg_common(fcinfo, &a, 3, "rate_limit_digest");
+	rules_as_owner(&a, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * budget_digest(queryid bigint, backends float8, reason text,
+ *				 expires_in interval, role regrole, database name,
+ *				 dry_run boolean)
+ */
+PG_FUNCTION_INFO_V1(wg_budget_digest);
+
+Datum
+wg_budget_digest(PG_FUNCTION_ARGS)
+{
+	RuleArgs	a;
+
+	check_loaded();
+	refuse_in_recovery("budget_digest");
+	memset(&a, 0, sizeof(a));
+	a.queryid = arg_queryid(fcinfo, 0);
+	a.budget = true;
+	if (PG_ARGISNULL(1))
+		wg_null_argument("backends");
+	a.backends = PG_GETARG_FLOAT8(1);
+	/* NaN fails the first test */
+	if (!(a.backends >= 0.01) || a.backends > MaxBackends)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("backends must be between 0.01 and the number of server processes"),
+				 errdetail("This server runs at most %d backends.", MaxBackends),
+				 errhint("Use workload_guard.block_digest() to refuse every execution.")));
+	arg_common(fcinfo, &a, 2, "budget_digest");
 	rules_as_owner(&a, false);
 	PG_RETURN_VOID();
 }
