@@ -111,9 +111,35 @@ CALL rate_p();
 SELECT mode, refused, admitted FROM workload_guard.digest_rule_activity;
 SELECT workload_guard.unblock_digest(rate_uqid('CALL rate_p()'));
 
+-- time budgets (budget_digest): bad input, then a budget of 0.01 backends
+-- that one execution of 1.5 s exceeds (1.5 s over a recent window of at
+-- most 120 s is at least 0.0125 backends)
+\set VERBOSITY terse
+SELECT workload_guard.budget_digest(1, 0);
+SELECT workload_guard.budget_digest(1, 'NaN');
+SELECT workload_guard.budget_digest(1, NULL);
+\set VERBOSITY default
+CREATE TEMP TABLE bq AS
+  SELECT workload_guard.queryid_of('SELECT pg_sleep(1.5)') AS id;
+SELECT workload_guard.budget_digest(id, 0.01, 'report') FROM bq;
+SELECT queryid = bq.id AS same, mode, backends FROM workload_guard.digest_rules, bq;
+SELECT pg_sleep(1.5);
+\set VERBOSITY sqlstate
+SELECT pg_sleep(0.0);
+\set VERBOSITY default
+SELECT mode, warn_only, refused, warned, admitted FROM workload_guard.digest_rule_activity;
+-- warn mode: it runs, with a WARNING
+SELECT workload_guard.budget_digest(id, 0.01, dry_run => true) FROM bq;
+\set VERBOSITY sqlstate
+SELECT pg_sleep(0.0);
+\set VERBOSITY default
+SELECT mode, warn_only, refused, warned, admitted FROM workload_guard.digest_rule_activity;
+SELECT workload_guard.unblock_digest(id) FROM bq;
+
 DROP EXTENSION workload_guard;
 DROP TABLE rt;
 DROP FUNCTION rate_try(text);
 DROP FUNCTION rate_uqid(text);
 DROP PROCEDURE rate_p();
 DROP ROLE regress_wg_rate;
+
