@@ -325,3 +325,69 @@ COMMENT ON VIEW digest_rule_activity IS
 REVOKE ALL ON FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean) FROM PUBLIC;
 GRANT SELECT ON digest_rule_activity TO PUBLIC;
+
+-- The record of rule changes: one row per row written to digest_rules
+-- (block_digest, cap_digest, rate_limit_digest, budget_digest,
+-- unblock_digest, the housekeeping of expired rules and dropped roles, or a
+-- superuser's own DML), with the row before and after as jsonb.  Written by
+-- a trigger on the primary; reaches the standbys with the WAL and pg_dump
+-- saves it.  trim_digest_rule_history() is its retention.
+CREATE TABLE digest_rule_history (
+    changed_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    changed_by  name NOT NULL DEFAULT session_user,
+    action      text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'truncate')),
+    queryid     bigint,
+    before      jsonb,
+    after       jsonb
+);
+CREATE INDEX ON digest_rule_history (changed_at);
+SELECT pg_catalog.pg_extension_config_dump('digest_rule_history', '');
+REVOKE ALL ON digest_rule_history FROM PUBLIC;
+
+COMMENT ON COLUMN digest_rule_history.changed_by IS
+    'The session''s user; after->>''created_by'' names the role that called the function';
+
+CREATE FUNCTION _digest_rule_history()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        INSERT INTO @extschema@.digest_rule_history (action) VALUES ('truncate');
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, after)
+        VALUES ('insert', NEW.queryid, to_jsonb(NEW));
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, before, after)
+        VALUES ('update', NEW.queryid, to_jsonb(OLD), to_jsonb(NEW));
+    ELSE
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, before)
+        VALUES ('delete', OLD.queryid, to_jsonb(OLD));
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION _digest_rule_history() FROM PUBLIC;
+
+CREATE TRIGGER digest_rules_history
+    AFTER INSERT OR UPDATE OR DELETE ON digest_rules
+    FOR EACH ROW EXECUTE FUNCTION _digest_rule_history();
+CREATE TRIGGER digest_rules_history_truncate
+    AFTER TRUNCATE ON digest_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION _digest_rule_history();
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history;
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history_truncate;
+
+-- retention: delete the record older than keep; returns the rows deleted
+CREATE FUNCTION trim_digest_rule_history(keep interval)
+RETURNS bigint
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH d AS (DELETE FROM @extschema@.digest_rule_history
+                WHERE changed_at < pg_catalog.now() OPERATOR(pg_catalog.-) keep
+               RETURNING 1)
+    SELECT count(*) FROM d
+$$;
+REVOKE ALL ON FUNCTION trim_digest_rule_history(interval) FROM PUBLIC;

@@ -248,6 +248,10 @@ INSERT INTO bi_case (obj, arg, sql) VALUES
 ('budget_digest', 'database', $$SELECT workload_guard.budget_digest(1, 1, database => 'regress_bi_no_such_db')$$),
 ('budget_digest', 'dry_run', $$SELECT workload_guard.budget_digest(1, 1, dry_run => NULL)$$),
 ('budget_digest', 'queryid', $$SET ROLE regress_bi_plain; SELECT workload_guard.budget_digest(42, 1)$$),
+('trim_digest_rule_history', 'keep', $$SELECT workload_guard.trim_digest_rule_history(NULL)$$),
+('trim_digest_rule_history', 'keep', $$SELECT workload_guard.trim_digest_rule_history('1 day')$$),
+('trim_digest_rule_history', 'keep', $$SET ROLE regress_bi_plain; SELECT workload_guard.trim_digest_rule_history('1 day')$$),
+('_digest_rule_history', '', $$SELECT workload_guard._digest_rule_history()$$),
 ('digest_rule_activity_counters', '', $$SELECT count(*) >= 0 FROM workload_guard.digest_rule_activity_counters()$$),
 ('config_changed', '', $$SELECT workload_guard.config_changed()$$),
 -- disabled indexes (src/index_hide.c)

@@ -136,6 +136,17 @@ SELECT pg_sleep(0.0);
 SELECT mode, warn_only, refused, warned, admitted FROM workload_guard.digest_rule_activity;
 SELECT workload_guard.unblock_digest(id) FROM bq;
 
+-- the record: every change above, who, when, before and after
+SELECT action, before->>'mode' AS before_mode, after->>'mode' AS after_mode,
+       coalesce(after->>'per_second', after->>'backends') AS limit,
+       changed_by = session_user AS by_me, changed_at <= now() AS ok_time
+  FROM workload_guard.digest_rule_history ORDER BY changed_at LIMIT 8;
+SELECT count(*) > 20 AS many, count(*) FILTER (WHERE action = 'delete') AS deletes
+  FROM workload_guard.digest_rule_history;
+SELECT workload_guard.trim_digest_rule_history('1 hour');
+SELECT workload_guard.trim_digest_rule_history('-1 hour') > 0 AS trimmed;
+SELECT count(*) FROM workload_guard.digest_rule_history;
+
 DROP EXTENSION workload_guard;
 DROP TABLE rt;
 DROP FUNCTION rate_try(text);
