@@ -45,6 +45,7 @@
 #include "index_hide.h"
 #include "digest_rules.h"
 #include "latency.h"
+#include "secrets.h"
 #include "workload_guard.h"
 
 PG_MODULE_MAGIC;
@@ -340,6 +341,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	int			stmt_len = pstmt->stmt_len;
 	int			level = wg_nesting_level;
 	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level);
+	WgRedaction redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
 	instr_time	start;
 	List	   *hidden_saved = wg_index_hide_utility_before(pstmt);
 	WgDdlState *ddl;
@@ -371,7 +373,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (timed)
 		{
 			wg_nesting_level = level;
-			wg_latency_utility_done(queryid, level, queryString,
+			wg_latency_utility_done(queryid, level, &redaction, queryString,
 									stmt_location, stmt_len, &start, true);
 		}
 		if (ddl)
@@ -391,7 +393,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		wg_index_hide_utility_after(hidden_saved);
 
 		if (timed)
-			wg_latency_utility_done(queryid, level, queryString,
+			wg_latency_utility_done(queryid, level, &redaction, queryString,
 									stmt_location, stmt_len, &start, false);
 		if (ddl)
 			wg_ddl_end(ddl);
