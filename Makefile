@@ -3,7 +3,10 @@
 #   make            build            make install   install into pg_config's tree
 #   make demo       throwaway server + workload + views (installs its own deps)
 #   make test       every test suite (installs its own deps), pass/fail summary
+#   make test-sanitize  the same against an assert-enabled PostgreSQL, server
+#                   and extension built with ASan+UBSan (WG_SANITIZE_PG=18|15)
 #   make bench      callgrind instructions per statement vs pg_stat_statements
+#   make soak       32 clients and configuration churn for WG_SOAK_SECONDS (600)
 #
 # Sources, regression tests, isolation specs and TAP tests are picked up by
 # wildcard so that adding a concern means adding files, not editing lists.
@@ -18,6 +21,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
               -Wno-missing-field-initializers
+# extra compiler flags, e.g. sanitizers (make test-sanitize sets them)
+PG_CFLAGS  += $(WG_EXTRA_CFLAGS)
 
 # Every suite boots its own preloaded server (pg_cron's pattern), so
 # "make installcheck" needs no running cluster.
@@ -49,12 +54,18 @@ endif
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
               regression.out demo_data
 
-.PHONY: demo test bench
+.PHONY: demo test test-sanitize bench soak
 demo:
 	bash scripts/demo.sh
 
 test:
 	bash scripts/run_all.sh
 
+test-sanitize:
+	bash scripts/sanitize.sh
+
 bench:
 	bash test/bench/callgrind.sh
+
+soak:
+	bash scripts/soak.sh

@@ -21,16 +21,38 @@ make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || { echo "FAILED: install"; e
 WORK=$(mktemp -d /tmp/workload_guard_test.XXXXXX)
 cp -a "$SRC/." "$WORK/"
 chown -R postgres: "$WORK"
-run() { runuser -u postgres -- env PATH="$PATH" "$@"; }
+# the sanitizer runtimes' options must reach every server the suites start
+run() {
+	runuser -u postgres -- env PATH="$PATH" ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+		${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "$@"
+}
 
 passed=0
 failed=0
 suites_failed=""
 
-# run_suite NAME LOGNAME DIFFS MAKEARGS...: one pg_regress-style suite
+# scan_logs NAME FILE|DIR...: a failed Assert or a sanitizer report in any
+# log fails the run even when every test passed (a report from a process
+# whose output no test reads).  Called after each suite: the TAP suite
+# empties tmp_check before it starts.
+scan_logs() {
+	local name=$1 hits
+	shift
+	hits=$(grep -rlE "TRAP: |runtime error:|AddressSanitizer|LeakSanitizer" "$@" 2>/dev/null)
+	[ -z "$hits" ] && return 0
+	suites_failed="$suites_failed $name-logs"
+	failed=$((failed + 1))
+	for l in $hits; do
+		echo "--- $l"
+		grep -m3 -A30 -E "TRAP: |runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$l"
+	done
+}
+
+# run_suite NAME LOGNAME DIFFS SERVERLOGS MAKEARGS...: one pg_regress-style
+# suite whose temporary instance logs into SERVERLOGS
 run_suite() {
-	local name=$1 log=$2 diffs=$3 rc p f
-	shift 3
+	local name=$1 log=$2 diffs=$3 slogs=$4 rc p f
+	shift 4
 	echo "== $name"
 	run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck "$@" > "$WORK/$log" 2>&1
 	rc=$?
@@ -43,6 +65,7 @@ run_suite() {
 		[ -f "$WORK/$diffs" ] && head -200 "$WORK/$diffs"
 		[ "$f" = 0 ] && failed=$((failed + 1))
 	fi
+	scan_logs "$name" "$WORK/$log" "$WORK/$slogs"
 	return 0
 }
 
@@ -53,9 +76,9 @@ ISO_SEL=$(sel ISOLATION "${WG_ISOLATION:-}")
 TAP_SEL=$(sel PROVE_TESTS "${WG_TAP:-}")
 
 [ "${WG_REGRESS:-}" != none ] &&
-	run_suite pg_regress regress.log regression.diffs ISOLATION= TAP_TESTS= $REG_SEL
+	run_suite pg_regress regress.log regression.diffs log ISOLATION= TAP_TESTS= $REG_SEL
 [ "${WG_ISOLATION:-}" != none ] &&
-	run_suite isolation isolation.log output_iso/regression.diffs REGRESS= TAP_TESTS= $ISO_SEL
+	run_suite isolation isolation.log output_iso/regression.diffs output_iso/log REGRESS= TAP_TESTS= $ISO_SEL
 
 rc=0
 : > "$WORK/tap.log"
@@ -76,6 +99,7 @@ if [ $rc != 0 ]; then
 	done
 	[ "$f" = 0 ] && failed=$((failed + 1))
 fi
+[ "${WG_TAP:-}" != none ] && scan_logs tap "$WORK/tap.log" "$WORK"/tmp_check/log
 
 echo
 if [ -n "$suites_failed" ]; then

@@ -60,23 +60,29 @@ set_rule(WgDdlClass *out, WgDdlRule rule, RangeVar *rel, const char *clause,
 	out->hint = hint;
 }
 
-/* DefElem list option (VACUUM, REINDEX, EXPLAIN) set to true? */
-static bool
-option_true(List *options, const char *name)
+/*
+ * A boolean option of a DefElem list (VACUUM, REINDEX, EXPLAIN, CLUSTER),
+ * read the way the command itself reads it (ExecVacuum, ExecReindex,
+ * ParseExplainOptionList): every occurrence is parsed in order with
+ * defGetBoolean, so the last one wins, no value means true, and on/off,
+ * true/false, 1/0 are accepted (anything else is the command's own error).
+ * Names are compared exactly, as the commands do: the grammar folds
+ * unquoted option names to lower case.  Absent: false.
+ */
+bool
+wg_option_bool(List *options, const char *name)
 {
 	ListCell   *lc;
+	bool		result = false;
 
 	foreach(lc, options)
 	{
 		DefElem    *opt = lfirst_node(DefElem, lc);
 
 		if (strcmp(opt->defname, name) == 0)
-		{
-			/* defGetBoolean accepts on/off/true/false/1/0 or no value */
-			return defGetBoolean(opt);
-		}
+			result = defGetBoolean(opt);
 	}
-	return false;
+	return result;
 }
 
 static bool
@@ -190,7 +196,7 @@ classify_explain(ExplainStmt *stmt, WgDdlClass *out)
 {
 	Node	   *q = stmt->query;
 
-	if (!option_true(stmt->options, "analyze"))
+	if (!wg_option_bool(stmt->options, "analyze"))
 		return;
 	if (q && IsA(q, Query) && ((Query *) q)->commandType == CMD_UTILITY)
 		q = ((Query *) q)->utilityStmt;
@@ -224,7 +230,7 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 				VacuumStmt *stmt = (VacuumStmt *) parsetree;
 
 				/* plain VACUUM and ANALYZE are maintenance, not DDL */
-				if (!stmt->is_vacuumcmd || !option_true(stmt->options, "full"))
+				if (!stmt->is_vacuumcmd || !wg_option_bool(stmt->options, "full"))
 					return;
 				out->is_ddl = true;
 				set_rule(out, WG_RULE_REWRITE,
@@ -238,7 +244,7 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 				ReindexStmt *stmt = (ReindexStmt *) parsetree;
 
 				out->is_ddl = true;
-				out->concurrently = option_true(stmt->params, "concurrently");
+				out->concurrently = wg_option_bool(stmt->params, "concurrently");
 				if (!out->concurrently)
 				{
 					set_rule(out, WG_RULE_INDEX, stmt->relation,

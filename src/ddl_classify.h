@@ -50,4 +50,7 @@ extern void wg_ddl_classify(Node *parsetree, WgDdlClass *out);
 
 extern const char *wg_ddl_rule_name(WgDdlRule rule);
 
+/* a boolean DefElem option as the command reads it: the last one wins */
+extern bool wg_option_bool(List *options, const char *name);
+
 #endif							/* WG_DDL_CLASSIFY_H */

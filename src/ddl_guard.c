@@ -64,6 +64,8 @@
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/sinvaladt.h"
+#include "catalog/pg_authid.h"
+#include "utils/acl.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -320,7 +322,7 @@ apply_rule(WgDdlState *st, WgDdlRule rule, const char *relname,
 
 	st->refused = rule;
 	wg_ddl_reject(st, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
-				  wg_ddl_rule_name(rule), msg, NULL);
+				  wg_ddl_rule_name(rule), msg, NULL, 0);
 	error_recorded = true;
 	ereport(ERROR,
 			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
@@ -628,51 +630,86 @@ wg_ddl_end(WgDdlState *st)
 							  Min(lock_wait_ms, INSTR_TIME_GET_MILLISEC(duration)));
 }
 
-/* "pid 123 (statement running 4.2 s, queryid 42)", ... or NULL */
-static char *
-describe_blockers(WgDdlState *st)
+/*
+ * The processes holding the lock the DDL waited for, with what the backend
+ * status says of them; at most max.  Called only on the error path.
+ */
+static int
+collect_blockers(WgBlocker *out, int max)
 {
 	VirtualTransactionId *vxids;
-	StringInfoData buf;
 	int			n;
-	TimestampTz now = GetCurrentTimestamp();
+	int			count = 0;
 
 	if (!tick_have_tag)
-		return NULL;
+		return 0;
 	vxids = GetLockConflicts(&tick_tag, tick_mode, &n);
-	initStringInfo(&buf);
-	for (int i = 0; i < n && VirtualTransactionIdIsValid(vxids[i]); i++)
+	for (int i = 0; i < n && count < max && VirtualTransactionIdIsValid(vxids[i]); i++)
 	{
 		PGPROC	   *proc = BackendIdGetProc(vxids[i].backendId);
+		WgBlocker  *b;
 		int			pid;
-		bool		found = false;
 
 		if (proc == NULL)
 			continue;
 		pid = proc->pid;
-		if (buf.len > 0)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfo(&buf, "pid %d", pid);
-		for (int b = 1; b <= pgstat_fetch_stat_numbackends(); b++)
+		b = &out[count++];
+		memset(b, 0, sizeof(*b));
+		b->pid = pid;
+		b->state = WG_BLOCKER_NO_STATUS;
+		for (int be = 1; be <= pgstat_fetch_stat_numbackends(); be++)
 		{
-			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(b);
+			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(be);
 
 			if (l == NULL || l->backendStatus.st_procpid != pid)
 				continue;
+			b->userid = l->backendStatus.st_userid;
 			if (l->backendStatus.st_activity_start_timestamp != 0)
-				appendStringInfo(&buf, " (%s, statement running %.1f s, queryid %lld)",
-								 l->backendStatus.st_state == STATE_RUNNING ? "active" :
-								 l->backendStatus.st_state == STATE_IDLEINTRANSACTION ? "idle in transaction" :
-								 "other",
-								 (double) (now - l->backendStatus.st_activity_start_timestamp) / 1000000.0,
-								 (long long) l->backendStatus.st_query_id);
-			found = true;
+			{
+				b->state = l->backendStatus.st_state == STATE_RUNNING ? WG_BLOCKER_ACTIVE :
+					l->backendStatus.st_state == STATE_IDLEINTRANSACTION ? WG_BLOCKER_IDLE_IN_XACT :
+					WG_BLOCKER_OTHER;
+				b->since = l->backendStatus.st_activity_start_timestamp;
+				b->queryid = (int64) l->backendStatus.st_query_id;
+			}
 			break;
 		}
-		if (!found)
-			appendStringInfoString(&buf, " (no status)");
 	}
-	return buf.len > 0 ? buf.data : NULL;
+	return count;
+}
+
+/*
+ * "pid 123 (active, statement running 4.2 s, queryid 42), ...".  As in
+ * pg_stat_activity, every role sees the pid, and the state, statement start
+ * and queryid are shown only to members of the blocker's role or of
+ * pg_read_all_stats.
+ */
+void
+wg_ddl_format_blockers(StringInfo buf, const WgBlocker *blockers, int n,
+					   TimestampTz at)
+{
+	bool		all_stats = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+
+	for (int i = 0; i < n; i++)
+	{
+		const WgBlocker *b = &blockers[i];
+
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		appendStringInfo(buf, "pid %d", b->pid);
+		if (!all_stats && !(OidIsValid(b->userid) &&
+							has_privs_of_role(GetUserId(), b->userid)))
+			appendStringInfoString(buf, " (insufficient privilege)");
+		else if (b->state == WG_BLOCKER_NO_STATUS)
+			appendStringInfoString(buf, " (no status)");
+		else
+			appendStringInfo(buf, " (%s, statement running %.1f s, queryid %lld)",
+							 b->state == WG_BLOCKER_ACTIVE ? "active" :
+							 b->state == WG_BLOCKER_IDLE_IN_XACT ? "idle in transaction" :
+							 "other",
+							 (double) (at - b->since) / 1000000.0,
+							 (long long) b->queryid);
+	}
 }
 
 void
@@ -719,7 +756,9 @@ wg_ddl_error(WgDdlState *st)
 
 	if (lock_wait || ran_too_long)
 	{
-		char	   *blockers = lock_wait ? describe_blockers(st) : NULL;
+		WgBlocker	blockers[WG_MAX_BLOCKERS];
+		int			nblockers = lock_wait ? collect_blockers(blockers, WG_MAX_BLOCKERS) : 0;
+		StringInfoData shown;
 		char	   *what = st->relname ? psprintf(" on \"%s\"", st->relname) : "";
 
 		FlushErrorState();
@@ -728,8 +767,10 @@ wg_ddl_error(WgDdlState *st)
 			edata->sqlerrcode = ERRCODE_LOCK_NOT_AVAILABLE;
 			edata->message = psprintf("%s gave up waiting for a lock%s after %d ms (%s)",
 									  st->cls.tag, what, limit_ms, setting);
+			initStringInfo(&shown);
+			wg_ddl_format_blockers(&shown, blockers, nblockers, GetCurrentTimestamp());
 			edata->detail = psprintf("The statement was waiting for a lock, not running. Blocking processes: %s.",
-									 blockers ? blockers : "unknown");
+									 nblockers > 0 ? shown.data : "unknown");
 			edata->hint = pstrdup("Retry when the blocking sessions have finished (see pg_stat_activity); a schema change waiting for its lock blocks every later query on the table.");
 		}
 		else
@@ -743,7 +784,7 @@ wg_ddl_error(WgDdlState *st)
 		if (!error_recorded)
 			wg_ddl_reject(st, edata->sqlerrcode,
 						  lock_wait ? "lock_timeout" : "statement_timeout",
-						  edata->message, blockers);
+						  edata->message, blockers, nblockers);
 		error_recorded = true;
 		MemoryContextSwitchTo(oldcxt);
 		ReThrowError(edata);
@@ -760,7 +801,7 @@ wg_ddl_error(WgDdlState *st)
 							   edata->hint ? " " : "", st->cls.tag);
 		if (!error_recorded)
 			wg_ddl_reject(st, edata->sqlerrcode, "concurrently_failed",
-						  edata->message, NULL);
+						  edata->message, NULL, 0);
 		error_recorded = true;
 		MemoryContextSwitchTo(oldcxt);
 		ReThrowError(edata);
@@ -769,7 +810,7 @@ wg_ddl_error(WgDdlState *st)
 	if (!error_recorded)
 		wg_ddl_reject(st, edata->sqlerrcode,
 					  st->refused != WG_RULE_NONE ? wg_ddl_rule_name(st->refused) : "error",
-					  edata->message, NULL);
+					  edata->message, NULL, 0);
 	error_recorded = true;
 	FreeErrorData(edata);
 	MemoryContextSwitchTo(oldcxt);

@@ -9,6 +9,7 @@
 #ifndef WG_DDL_GUARD_H
 #define WG_DDL_GUARD_H
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "nodes/plannodes.h"
 #include "portability/instr_time.h"
@@ -16,6 +17,30 @@
 #include "utils/timestamp.h"
 
 #include "ddl_classify.h"
+
+/*
+ * A process that held a lock a DDL gave up waiting for, as recorded: shown
+ * (in the error and in ddl_rejections) under pg_stat_activity's rules, so
+ * the state, statement start and queryid only to roles that may see them.
+ */
+typedef enum WgBlockerState
+{
+	WG_BLOCKER_NO_STATUS = 0,	/* no backend status found */
+	WG_BLOCKER_ACTIVE,
+	WG_BLOCKER_IDLE_IN_XACT,
+	WG_BLOCKER_OTHER
+} WgBlockerState;
+
+typedef struct WgBlocker
+{
+	int			pid;
+	Oid			userid;			/* its role (InvalidOid: not a user backend) */
+	int			state;			/* WgBlockerState */
+	TimestampTz since;			/* its statement's start, 0 if unknown */
+	int64		queryid;
+} WgBlocker;
+
+#define WG_MAX_BLOCKERS 8
 
 /* One guarded DDL statement in progress (innermost is wg_ddl_current). */
 typedef struct WgDdlState
@@ -76,6 +101,11 @@ extern void wg_ddl_subxact_abort(void);
 extern void wg_ddl_history_insert(WgDdlState *st, double duration_ms,
 								  double lock_wait_ms);
 extern void wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
-						  const char *message, const char *blockers);
+						  const char *message, const WgBlocker *blockers,
+						  int nblockers);
+
+/* ddl_guard.c: "pid 123 (active, ...)", filtered for the current role */
+extern void wg_ddl_format_blockers(StringInfo buf, const WgBlocker *blockers,
+								   int n, TimestampTz at);
 
 #endif							/* WG_DDL_GUARD_H */

@@ -13,14 +13,25 @@
  * protocol there).  The management functions write the table; its trigger
  * sends the invalidation.  They refuse to run during recovery.
  *
- * The check (ExecutorStart, before the statement starts).  wg_rules_armed is
+ * Scope.  A rule applies to the sessions of the database whose table holds
+ * it: database => NULL means exactly that, database => current_database()
+ * too (the name only has to stay true), and another database's name is
+ * refused, since no session there ever reads this table.  A role-scoped
+ * rule records the role's OID and name and applies only while a role with
+ * that OID still has that name: after DROP ROLE the OID may be given to a
+ * new role, which the rule must never hit (a renamed role's rules go
+ * inactive too; block it again under its new name).
+ *
+ * The check (ExecutorStart, before the statement starts; ProcessUtility
+ * for utility statements' digests: CALL, COPY, DO, ...).  wg_digest_rules_armed is
  * false when the cache is current and holds no rule for this database: the
  * only cost then is that one test (the macro in digest_rules.h).  Otherwise
  * one dynahash probe on the queryid; only a hit looks further (scope,
  * expiry against the statement's start time, self-lockout exemption,
  * counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
  * leader was checked), statements workload_guard runs itself
- * (wg_rules_internal) and sessions with workload_guard.bypass_rules are not
+ * (wg_internal_level, workload_guard.h), transaction control and SET (see
+ * utility_exempt) and sessions with workload_guard.bypass_rules are not
  * checked.  A statement that calls block_digest, cap_digest or
  * unblock_digest is never refused: it is recognized by the plan's
  * dependency on those functions (PlannedStmt.invalItems, PROCOID hash
@@ -30,7 +41,8 @@
  * would fail users' DDL through our bookkeeping.
  *
  * Shared memory: one WgRuleCounters per rule key (queryid, role, database;
- * 0 = any) that was hit on this node, in a fixed-size hash.  Locking:
+ * 0 = any) and database holding the rule that was hit on this node, in a
+ * fixed-size hash: caps of two databases never share slots.  Locking:
  *	* rules->lock guards the hash's structure (insert, remove).  Looking up
  *	  an entry and updating its counters happen under the lock in SHARED
  *	  mode; all counters are atomics.  Creating an entry (its first hit on
@@ -41,12 +53,21 @@
  *	  so an evictor holding the exclusive lock sees every holder; it is
  *	  decremented without the lock (an entry with running > 0 is never
  *	  evicted, so the pointer stays good).
- * Per backend, every slot taken is remembered with its QueryDesc and
- * subtransaction (held[]), and given back exactly once: at ExecutorEnd, at
- * the abort of the (sub)transaction that took it (errors, statement_timeout,
- * cancel; an execution that failed never reaches ExecutorEnd), or at
- * backend exit (FATAL, pg_terminate_backend) by a before_shmem_exit
- * callback.  A backend killed by SIGKILL makes the postmaster reinitialize
+ * Per backend, every slot taken is remembered with its QueryDesc (for a
+ * utility statement: a token of its ProcessUtility call) and subtransaction
+ * (held[]), and given back exactly once: at ExecutorEnd or the end of the
+ * utility statement, at the abort of the (sub)transaction that took it
+ * (errors, statement_timeout, cancel; an execution that failed never
+ * reaches ExecutorEnd), or at backend exit (FATAL, pg_terminate_backend) by
+ * a before_shmem_exit callback.
+ *
+ * Rule writes take a SHARE ROW EXCLUSIVE lock on the table: one writer at a
+ * time.  Under READ COMMITTED each statement after the lock sees every
+ * committed rule, so concurrent writes of one digest simply apply in turn.
+ * Under REPEATABLE READ and SERIALIZABLE the snapshot may predate the lock:
+ * a write whose digest's rules changed since then fails with SQLSTATE 40001
+ * and a hint to retry (rules_check_snapshot), instead of overwriting or
+ * missing a rule the transaction never saw.  A backend killed by SIGKILL makes the postmaster reinitialize
  * shared memory, counters included.
  *
  *-------------------------------------------------------------------------
@@ -84,12 +105,14 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
 #include "config_cache.h"
 #include "digest_rules.h"
+#include "subxact.h"
 #include "workload_guard.h"
 
 #define WG_RULES_TABLE		"digest_rules"
@@ -110,7 +133,9 @@ enum
 	Anum_created_by,
 	Anum_created_at,
 	Anum_expires_at,
-	Natts_digest_rules = Anum_expires_at
+	Natts_digest_rules_1_0 = Anum_expires_at,
+	Anum_role_name,				/* 1.1 */
+	Natts_digest_rules = Anum_role_name
 };
 
 typedef struct WgRuleKey
@@ -120,10 +145,22 @@ typedef struct WgRuleKey
 	Oid			dbid;			/* 0: every database */
 } WgRuleKey;
 
+/*
+ * The shared counters of a rule: its key, and the database whose table
+ * holds it, so that rules of two databases on the same digest (one with no
+ * relation in it has the same queryid everywhere) never share a budget.
+ * Built zeroed (HASH_BLOBS compares the padding too).
+ */
+typedef struct WgCounterKey
+{
+	WgRuleKey	rule;
+	Oid			tabledb;		/* MyDatabaseId of the backends it applies to */
+} WgCounterKey;
+
 /* shared: hits on this node */
 typedef struct WgRuleCounters
 {
-	WgRuleKey	key;			/* hash key; must be first */
+	WgCounterKey key;			/* hash key; must be first */
 	pg_atomic_uint64 rule_created_at;	/* which rule the hit counters are of */
 	pg_atomic_uint32 running;	/* of any rule with this key */
 	pg_atomic_uint64 blocked;
@@ -149,6 +186,8 @@ typedef struct WgRule
 	TimestampTz expires_at;		/* DT_NOEND: never */
 	char	   *created_by;
 	char	   *reason;			/* NULL: none given */
+	char	   *role_name;		/* role's name when the rule was written;
+								 * NULL: not recorded (a 1.0 table) */
 	struct WgRule *next;
 } WgRule;
 
@@ -160,9 +199,10 @@ typedef struct WgRuleEntry
 
 typedef struct WgHeldSlot
 {
-	QueryDesc  *qd;
+	const void *owner;			/* the QueryDesc, or a utility's token */
 	WgRuleCounters *counters;
 	SubTransactionId subxid;
+	bool		utility;		/* survives a commit inside the statement */
 } WgHeldSlot;
 
 /* GUCs */
@@ -174,7 +214,7 @@ static WgRulesShared *rules_shared = NULL;
 static HTAB *rules_counters = NULL;
 
 /* backend-local cache, rebuilt by config_cache.c */
-bool		wg_rules_armed = true;
+bool		wg_digest_rules_armed = true;
 static WgConfigCache *rules_cache = NULL;
 static HTAB *rules_hash = NULL;
 static int	rules_count = 0;
@@ -185,14 +225,8 @@ static Oid	rules_nsp = InvalidOid;	/* our schema, in the cache */
 
 /* held cap slots */
 static WgHeldSlot held[WG_MAX_HELD];
-int			wg_rules_nheld = 0;
+int			wg_digest_rules_nheld = 0;
 static bool exit_cb_registered = false;
-
-/*
- * > 0 while workload_guard runs statements of its own (the management
- * functions, the DDL history bookkeeping): those are never checked.
- */
-int			wg_rules_internal = 0;
 
 static bool warned_untracked = false;
 
@@ -251,7 +285,7 @@ wg_digest_rules_shmem_startup(void)
 		rules_shared->lock = &(GetNamedLWLockTranche("workload_guard_rules"))->lock;
 		pg_atomic_init_u64(&rules_shared->untracked, 0);
 	}
-	info.keysize = sizeof(WgRuleKey);
+	info.keysize = sizeof(WgCounterKey);
 	info.entrysize = sizeof(WgRuleCounters);
 	rules_counters = ShmemInitHash("workload_guard rules hash",
 								   wg_max_digest_rules, wg_max_digest_rules,
@@ -274,7 +308,7 @@ check_loaded(void)
 static void
 rules_cache_dropped(void *arg)
 {
-	wg_rules_armed = true;
+	wg_digest_rules_armed = true;
 }
 
 static void
@@ -331,8 +365,9 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 	Oid			dbid = InvalidOid;
 	int64		queryid;
 
-	if (desc->natts < Natts_digest_rules)
+	if (desc->natts < Natts_digest_rules_1_0 || desc->natts > Natts_digest_rules)
 		return;					/* not our table: ignore rather than fail */
+	memset(nulls, true, sizeof(nulls));
 	heap_deform_tuple(tuple, desc, values, nulls);
 	if (nulls[Anum_queryid - 1] || nulls[Anum_mode - 1])
 		return;
@@ -365,6 +400,9 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		DatumGetTimestampTz(values[Anum_created_at - 1]);
 	r->expires_at = nulls[Anum_expires_at - 1] ? DT_NOEND :
 		DatumGetTimestampTz(values[Anum_expires_at - 1]);
+	r->role_name = (desc->natts < Anum_role_name || nulls[Anum_role_name - 1] ||
+					TupleDescAttr(desc, Anum_role_name - 1)->atttypid != NAMEOID) ?
+		NULL : pstrdup(NameStr(*DatumGetName(values[Anum_role_name - 1])));
 	if (r->cap && r->max_running <= 0)
 		return;					/* the table's CHECK prevents it */
 
@@ -397,12 +435,13 @@ wg_digest_rules_init(void)
 
 /* is a rule with this key in this backend's cache? */
 static bool
-key_in_cache(const WgRuleKey *key)
+key_in_cache(const WgCounterKey *ckey)
 {
+	const WgRuleKey *key = &ckey->rule;
 	WgRuleEntry *e;
 	WgRule	   *r;
 
-	if (rules_hash == NULL)
+	if (rules_hash == NULL || ckey->tabledb != MyDatabaseId)
 		return false;
 	e = hash_search(rules_hash, &key->queryid, HASH_FIND, NULL);
 	for (r = e ? e->rules : NULL; r; r = r->next)
@@ -421,11 +460,16 @@ static WgRuleCounters *
 counters_hit(const WgRule *rule, pg_atomic_uint64 *(*which) (WgRuleCounters *),
 			 bool take_slot, uint32 *running)
 {
-	const WgRuleKey *key = &rule->key;
+	WgCounterKey ckey;
+	const WgCounterKey *key = &ckey;
 	WgRuleCounters *c;
 	bool		found;
 	LWLockMode	mode = LW_SHARED;
 	uint64		gen;
+
+	memset(&ckey, 0, sizeof(ckey));
+	ckey.rule = rule->key;
+	ckey.tabledb = MyDatabaseId;
 
 	LWLockAcquire(rules_shared->lock, mode);
 	c = hash_search(rules_counters, key, HASH_FIND, NULL);
@@ -512,36 +556,41 @@ static void
 held_release_at(int i)
 {
 	pg_atomic_fetch_sub_u32(&held[i].counters->running, 1);
-	if (i < wg_rules_nheld - 1)
-		memmove(&held[i], &held[i + 1], (wg_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
-	wg_rules_nheld--;
+	if (i < wg_digest_rules_nheld - 1)
+		memmove(&held[i], &held[i + 1], (wg_digest_rules_nheld - 1 - i) * sizeof(WgHeldSlot));
+	wg_digest_rules_nheld--;
 }
 
 static void
 rules_before_shmem_exit(int code, Datum arg)
 {
-	while (wg_rules_nheld > 0)
-		held_release_at(wg_rules_nheld - 1);
+	while (wg_digest_rules_nheld > 0)
+		held_release_at(wg_digest_rules_nheld - 1);
 }
 
 void
-wg_digest_rules_release_slow(QueryDesc *queryDesc)
+wg_digest_rules_release_slow(const void *owner)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
-		if (held[i].qd == queryDesc)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
+		if (held[i].owner == owner)
 			held_release_at(i);
 }
 
+/*
+ * At a top-level commit, the slots of utility statements stay: a procedure
+ * that commits is still running (its CALL gives them back when it ends).
+ */
 void
-wg_digest_rules_xact_cleanup(SubTransactionId aborted_subxid)
+wg_digest_rules_xact_cleanup(SubTransactionId aborted_subxid, bool commit)
 {
 	int			i;
 
-	for (i = wg_rules_nheld - 1; i >= 0; i--)
-		if (aborted_subxid == InvalidSubTransactionId ||
-			held[i].subxid >= aborted_subxid)
+	for (i = wg_digest_rules_nheld - 1; i >= 0; i--)
+		if (commit ? !held[i].utility :
+			(aborted_subxid == InvalidSubTransactionId ||
+			 held[i].subxid >= aborted_subxid))
 			held_release_at(i);
 }
 
@@ -552,7 +601,8 @@ warn_untracked_once(uint64 queryid)
 		return;
 	warned_untracked = true;
 	ereport(WARNING,
-			(errmsg("workload_guard could not enforce the cap on query %lld",
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("workload_guard could not enforce the cap on query %lld",
 					(long long) queryid),
 			 errdetail("The table of rule counters is full, or this backend runs more than %d capped executions at once.",
 					   WG_MAX_HELD),
@@ -624,34 +674,51 @@ statement_exempt(PlannedStmt *ps)
 	return false;
 }
 
-/* "Blocked by role "alice" at <time>: <reason>." and the rest of the detail */
+/*
+ * The DETAIL of a refusal or a dry-run warning: whole sentences, one
+ * translatable string per case.
+ */
 static char *
 rule_detail(const WgRule *r)
 {
+	const char *at = timestamptz_to_str(r->created_at);
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, r->cap ? _("Capped by role \"%s\" at %s") :
-					 _("Blocked by role \"%s\" at %s"),
-					 r->created_by, timestamptz_to_str(r->created_at));
-	if (r->reason)
-		appendStringInfo(&buf, ": %s", r->reason);
-	appendStringInfoChar(&buf, '.');
+	if (r->reason && r->cap)
+		appendStringInfo(&buf, _("Capped by role \"%s\" at %s: %s."),
+						 r->created_by, at, r->reason);
+	else if (r->reason)
+		appendStringInfo(&buf, _("Blocked by role \"%s\" at %s: %s."),
+						 r->created_by, at, r->reason);
+	else if (r->cap)
+		appendStringInfo(&buf, _("Capped by role \"%s\" at %s."),
+						 r->created_by, at);
+	else
+		appendStringInfo(&buf, _("Blocked by role \"%s\" at %s."),
+						 r->created_by, at);
 	if (r->expires_at != DT_NOEND)
-		appendStringInfo(&buf, _(" The rule expires at %s."),
+	{
+		appendStringInfoChar(&buf, ' ');
+		appendStringInfo(&buf, _("The rule expires at %s."),
 						 timestamptz_to_str(r->expires_at));
+	}
 	if (r->dry_run)
-		appendStringInfoString(&buf, _(" The rule is a dry run, so the statement runs."));
+	{
+		appendStringInfoChar(&buf, ' ');
+		appendStringInfoString(&buf, _("The rule is a dry run, so the statement runs."));
+	}
 	return buf.data;
 }
 
+/* dry runs warn with the SQLSTATE the rule would raise */
 static void
 report_block(const WgRule *r, int elevel)
 {
 	long long	qid = (long long) r->key.queryid;
 
 	ereport(elevel,
-			(elevel >= ERROR ? errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED) : 0,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 			 errmsg("query %lld is blocked by workload_guard", qid),
 			 errdetail_internal("%s", rule_detail(r)),
 			 errhint("Call workload_guard.unblock_digest(%lld) to allow it again.", qid)));
@@ -663,7 +730,7 @@ report_cap(const WgRule *r, int elevel)
 	long long	qid = (long long) r->key.queryid;
 
 	ereport(elevel,
-			(elevel >= ERROR ? errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED) : 0,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg_plural("query %lld is capped at %d concurrent execution by workload_guard",
 						   "query %lld is capped at %d concurrent executions by workload_guard",
 						   r->max_running, qid, r->max_running),
@@ -672,46 +739,82 @@ report_cap(const WgRule *r, int elevel)
 					 qid)));
 }
 
-void
-wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
+/*
+ * Is the role a rule names still the role it was written for?  Roles are
+ * not objects a table can depend on: after DROP ROLE the OID may come back
+ * for a new role.  The name recorded with the rule tells them apart (a
+ * renamed role thus leaves its rules inactive too).  Only called on a hit.
+ */
+static bool
+role_still_named(const WgRule *r)
 {
-	uint64		queryid = queryDesc->plannedstmt->queryId;
-	WgRuleEntry *e;
-	WgRule	   *r;
-	Oid			userid;
-	TimestampTz now;
-	bool		matched = false;
+	HeapTuple	tup;
+	bool		same;
 
-	if (queryid == UINT64CONST(0) || (eflags & EXEC_FLAG_EXPLAIN_ONLY) ||
-		IsParallelWorker() || wg_rules_internal > 0 || wg_bypass_rules ||
-		rules_shared == NULL || !IsTransactionState())
-		return;
+	if (r->role_name == NULL)
+		return true;			/* written by 1.0: the OID is all we have */
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(r->key.roleid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	same = strcmp(NameStr(((Form_pg_authid) GETSTRUCT(tup))->rolname),
+				  r->role_name) == 0;
+	ReleaseSysCache(tup);
+	return same;
+}
+
+/* does the rule apply to a statement of userid starting at now? */
+static bool
+rule_applies(const WgRule *r, Oid userid, TimestampTz now)
+{
+	if (r->expires_at <= now)
+		return false;
+	if (r->key.roleid == InvalidOid)
+		return true;
+	return r->key.roleid == userid && role_still_named(r);
+}
+
+/*
+ * The rules of a digest in this backend's cache, loading it first if it
+ * was dropped; NULL when there are none (or the table is locked now).
+ */
+static WgRule *
+rules_of(uint64 queryid)
+{
+	WgRuleEntry *e;
 
 	if (!wg_config_cache_is_valid(rules_cache))
 	{
 		if (!wg_config_cache_ensure(rules_cache))
-			return;				/* table locked: no rules this time */
-		wg_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
+			return NULL;		/* table locked: no rules this time */
+		wg_digest_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
 	}
 	if (rules_count == 0)
-		return;
-
+		return NULL;
 	e = hash_search(rules_hash, &queryid, HASH_FIND, NULL);
-	if (likely(e == NULL))
-		return;
+	return e ? e->rules : NULL;
+}
 
-	userid = GetUserId();
-	now = GetCurrentStatementStartTimestamp();
+static bool
+any_rule_applies(const WgRule *rules, Oid userid, TimestampTz now)
+{
+	const WgRule *r;
 
-	/* blocks first: a refused statement takes no cap slot */
-	for (r = e->rules; r; r = r->next)
+	for (r = rules; r; r = r->next)
+		if (rule_applies(r, userid, now))
+			return true;
+	return false;
+}
+
+/* blocks come first: a refused statement takes no cap slot */
+static void
+check_blocks(const WgRule *rules, Oid userid, TimestampTz now)
+{
+	const WgRule *r;
+
+	for (r = rules; r; r = r->next)
 	{
-		if (r->cap || (r->key.roleid != InvalidOid && r->key.roleid != userid) ||
-			r->expires_at <= now)
+		if (r->cap || !rule_applies(r, userid, now))
 			continue;
-		if (!matched && statement_exempt(queryDesc->plannedstmt))
-			return;
-		matched = true;
 		if (r->dry_run)
 		{
 			counters_hit(r, ctr_warned, false, NULL);
@@ -723,29 +826,35 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 			report_block(r, ERROR);
 		}
 	}
+}
 
-	for (r = e->rules; r; r = r->next)
+/*
+ * Take a slot of every cap that applies, on behalf of owner (the QueryDesc,
+ * or a utility statement's token); refuse the statement when a cap is full.
+ */
+static void
+check_caps(const WgRule *rules, Oid userid, TimestampTz now,
+		   const void *owner, bool utility)
+{
+	const WgRule *r;
+
+	for (r = rules; r; r = r->next)
 	{
 		WgRuleCounters *c;
 		uint32		running = 0;
 
-		if (!r->cap || (r->key.roleid != InvalidOid && r->key.roleid != userid) ||
-			r->expires_at <= now)
+		if (!r->cap || !rule_applies(r, userid, now))
 			continue;
-		if (!matched && statement_exempt(queryDesc->plannedstmt))
-			return;
-		matched = true;
-
-		if (wg_rules_nheld >= WG_MAX_HELD)
+		if (wg_digest_rules_nheld >= WG_MAX_HELD)
 		{
 			pg_atomic_fetch_add_u64(&rules_shared->untracked, 1);
-			warn_untracked_once(queryid);
+			warn_untracked_once(r->key.queryid);
 			continue;
 		}
 		c = counters_hit(r, NULL, true, &running);
 		if (c == NULL)
 		{
-			warn_untracked_once(queryid);
+			warn_untracked_once(r->key.queryid);
 			continue;
 		}
 		if (!exit_cb_registered)
@@ -753,10 +862,11 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 			before_shmem_exit(rules_before_shmem_exit, (Datum) 0);
 			exit_cb_registered = true;
 		}
-		held[wg_rules_nheld].qd = queryDesc;
-		held[wg_rules_nheld].counters = c;
-		held[wg_rules_nheld].subxid = GetCurrentSubTransactionId();
-		wg_rules_nheld++;
+		held[wg_digest_rules_nheld].owner = owner;
+		held[wg_digest_rules_nheld].counters = c;
+		held[wg_digest_rules_nheld].subxid = GetCurrentSubTransactionId();
+		held[wg_digest_rules_nheld].utility = utility;
+		wg_digest_rules_nheld++;
 
 		if (running > (uint32) r->max_running)
 		{
@@ -768,12 +878,99 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 			else
 			{
 				pg_atomic_fetch_add_u64(&c->capped, 1);
-				held_release_at(wg_rules_nheld - 1);
+				held_release_at(wg_digest_rules_nheld - 1);
 				/* slots taken for other caps go back at abort */
 				report_cap(r, ERROR);
 			}
 		}
 	}
+}
+
+/* what neither the executor nor the utility path checks */
+static inline bool
+not_checked(uint64 queryid)
+{
+	return queryid == UINT64CONST(0) || IsParallelWorker() ||
+		wg_internal_level > 0 || wg_bypass_rules || rules_shared == NULL ||
+		!IsTransactionState();
+}
+
+void
+wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
+{
+	uint64		queryid = queryDesc->plannedstmt->queryId;
+	WgRule	   *rules;
+	Oid			userid;
+	TimestampTz now;
+
+	if (not_checked(queryid) || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		return;
+	rules = rules_of(queryid);
+	if (likely(rules == NULL))
+		return;
+
+	userid = GetUserId();
+	now = GetCurrentStatementStartTimestamp();
+	if (!any_rule_applies(rules, userid, now) ||
+		statement_exempt(queryDesc->plannedstmt))
+		return;
+	check_blocks(rules, userid, now);
+	check_caps(rules, userid, now, queryDesc, false);
+}
+
+/*
+ * Utility statements that are never checked: transaction control and the
+ * session settings an operator needs (ROLLBACK, SET bypass_rules) must
+ * always run, and the statements that only wrap a query leave it to the
+ * executor check (EXECUTE, EXPLAIN: the query they run is checked under its
+ * own digest; PREPARE runs nothing).
+ */
+static bool
+utility_exempt(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_TransactionStmt:
+		case T_VariableSetStmt:
+		case T_VariableShowStmt:
+		case T_DiscardStmt:
+		case T_ClosePortalStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:
+		case T_DeallocateStmt:
+		case T_ExplainStmt:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * ProcessUtility, before the statement runs: the same rules for a utility
+ * statement's digest (CALL, COPY, DO, VACUUM, ...).  Cap slots are taken on
+ * behalf of token, given back by wg_digest_rules_release(token) when the
+ * statement ends, however it ends.
+ */
+void
+wg_digest_rules_utility_check_slow(PlannedStmt *pstmt, uint64 queryid,
+								   const void *token)
+{
+	WgRule	   *rules;
+	Oid			userid;
+	TimestampTz now;
+
+	if (not_checked(queryid) || utility_exempt(pstmt->utilityStmt))
+		return;
+	rules = rules_of(queryid);
+	if (likely(rules == NULL))
+		return;
+
+	userid = GetUserId();
+	now = GetCurrentStatementStartTimestamp();
+	if (!any_rule_applies(rules, userid, now))
+		return;
+	check_blocks(rules, userid, now);
+	check_caps(rules, userid, now, token, true);
 }
 
 /* ----------------------------------------------------------------
@@ -858,16 +1055,110 @@ typedef struct RuleArgs
 	Oid			roleid;
 	Name		dbname;
 	bool		dry_run;
+	NameData	role_name;		/* of roleid, when valid */
 } RuleArgs;
+
+/*
+ * Under REPEATABLE READ or SERIALIZABLE, the transaction's snapshot may be
+ * older than the lock just taken.  If another transaction changed the rules
+ * of this digest since, a write from the old view would overwrite or miss a
+ * rule this transaction never saw (and the INSERT would hit the unique key
+ * with a raw duplicate-key error): refuse with a serialization failure, as
+ * PostgreSQL does for a concurrent update, and a hint to retry.  Runs under
+ * the lock, so the answer cannot change before commit.
+ */
+static void
+rules_check_snapshot(uint64 queryid)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum((int64) queryid)};
+	SPIPlanPtr	plan;
+	char	   *seen[2];
+	int			i;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	plan = SPI_prepare("SELECT string_agg(ctid::text, ',' ORDER BY ctid) "
+					   "FROM workload_guard.digest_rules WHERE queryid = $1",
+					   1, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (i = 0; i < 2; i++)
+	{
+		/* 0: the transaction's snapshot, 1: every committed row */
+		int			rc = SPI_execute_snapshot(plan, values, NULL,
+											  i == 0 ? InvalidSnapshot : GetLatestSnapshot(),
+											  InvalidSnapshot, false, false, 1);
+
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+		seen[i] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	}
+	SPI_freeplan(plan);
+	if ((seen[0] == NULL) != (seen[1] == NULL) ||
+		(seen[0] != NULL && strcmp(seen[0], seen[1]) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access to the rules of query %lld due to a concurrent change",
+						(long long) queryid),
+				 errdetail("Another transaction changed the rules of this query after this transaction took its snapshot."),
+				 errhint("Retry the transaction.")));
+}
+
+/*
+ * spi_exec with every committed row in view: under REPEATABLE READ the
+ * snapshot may miss rows committed before the lock was taken, and the
+ * housekeeping DELETE (expired rules, rules of dropped roles) would fail on
+ * a row another writer already deleted.  Used only under the lock and
+ * after rules_check_snapshot, so this digest's rules are the same in both
+ * views.
+ */
+static void
+spi_exec_latest(const char *sql, int nargs, Oid *types, Datum *values,
+				const char *nulls, int expected)
+{
+	SPIPlanPtr	plan;
+	int			rc;
+
+	if (!IsolationUsesXactSnapshot())
+	{
+		spi_exec(sql, nargs, types, values, nulls, expected);
+		return;
+	}
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+							  InvalidSnapshot, false, true, 0);
+	SPI_freeplan(plan);
+	if (rc != expected)
+		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+}
+
+/* expired rules, and rules of roles that no longer exist */
+#define RULES_HOUSEKEEPING \
+	"expires_at <= statement_timestamp() " \
+	"OR (role IS NOT NULL AND NOT EXISTS " \
+	"    (SELECT 1 FROM pg_roles a WHERE a.oid = role::oid))"
+
+/* does the table have 1.1's role_name column (else: a 1.0 database)? */
+static bool
+rules_have_role_name(void)
+{
+	Oid			relid;
+
+	(void) rules_table_owner(&relid);
+	return get_attnum(relid, "role_name") != InvalidAttrNumber;
+}
 
 /* write (replace) the rule; runs inside the identity switch */
 static void
 rules_write(const RuleArgs *a, const char *created_by)
 {
-	Oid			types[9] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
-	BOOLOID, TEXTOID, NAMEOID, TIMESTAMPTZOID};
-	Datum		values[9];
-	char		nulls[9];
+	Oid			types[10] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
+	BOOLOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, NAMEOID};
+	Datum		values[10];
+	char		nulls[10];
 	NameData	who;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -886,20 +1177,30 @@ rules_write(const RuleArgs *a, const char *created_by)
 	values[7] = NameGetDatum(&who);
 	values[8] = TimestampTzGetDatum(a->expires_at);
 	nulls[8] = a->has_expiry ? ' ' : 'n';
+	values[9] = NameGetDatum(&a->role_name);
+	nulls[9] = OidIsValid(a->roleid) ? ' ' : 'n';
 
 	/* one writer at a time; readers (cache loads) are not blocked */
 	spi_exec("LOCK TABLE workload_guard.digest_rules IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	spi_exec("DELETE FROM workload_guard.digest_rules "
-			 "WHERE expires_at <= statement_timestamp() "
-			 "OR (queryid = $1 AND role IS NOT DISTINCT FROM $2 "
-			 "AND database IS NOT DISTINCT FROM $3)",
-			 3, types, values, nulls, SPI_OK_DELETE);
-	spi_exec("INSERT INTO workload_guard.digest_rules "
-			 "(queryid, role, database, mode, max_running, dry_run, reason, "
-			 "created_by, created_at, expires_at) "
-			 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, transaction_timestamp(), $9)",
-			 9, types, values, nulls, SPI_OK_INSERT);
+	rules_check_snapshot(a->queryid);
+	spi_exec_latest("DELETE FROM workload_guard.digest_rules "
+					"WHERE " RULES_HOUSEKEEPING
+					"OR (queryid = $1 AND role IS NOT DISTINCT FROM $2 "
+					"AND database IS NOT DISTINCT FROM $3)",
+					3, types, values, nulls, SPI_OK_DELETE);
+	if (rules_have_role_name())
+		spi_exec_latest("INSERT INTO workload_guard.digest_rules "
+						"(queryid, role, database, mode, max_running, dry_run, reason, "
+						"created_by, created_at, expires_at, role_name) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, transaction_timestamp(), $9, $10)",
+						10, types, values, nulls, SPI_OK_INSERT);
+	else
+		spi_exec_latest("INSERT INTO workload_guard.digest_rules "
+						"(queryid, role, database, mode, max_running, dry_run, reason, "
+						"created_by, created_at, expires_at) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, transaction_timestamp(), $9)",
+						9, types, values, nulls, SPI_OK_INSERT);
 }
 
 static int64
@@ -912,12 +1213,12 @@ rules_delete(uint64 queryid)
 	values[0] = Int64GetDatum((int64) queryid);
 	spi_exec("LOCK TABLE workload_guard.digest_rules IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	spi_exec("DELETE FROM workload_guard.digest_rules WHERE queryid = $1",
-			 1, types, values, NULL, SPI_OK_DELETE);
+	rules_check_snapshot(queryid);
+	spi_exec_latest("DELETE FROM workload_guard.digest_rules WHERE queryid = $1",
+					1, types, values, NULL, SPI_OK_DELETE);
 	n = (int64) SPI_processed;
-	spi_exec("DELETE FROM workload_guard.digest_rules "
-			 "WHERE expires_at <= statement_timestamp()",
-			 0, NULL, NULL, NULL, SPI_OK_DELETE);
+	spi_exec_latest("DELETE FROM workload_guard.digest_rules WHERE " RULES_HOUSEKEEPING,
+					0, NULL, NULL, NULL, SPI_OK_DELETE);
 	return n;
 }
 
@@ -939,7 +1240,7 @@ rules_as_owner(const RuleArgs *a, bool delete)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
-	wg_rules_internal++;
+	wg_internal_begin();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -952,7 +1253,7 @@ rules_as_owner(const RuleArgs *a, bool delete)
 	}
 	PG_FINALLY();
 	{
-		wg_rules_internal--;
+		wg_internal_end();
 	}
 	PG_END_TRY();
 	AtEOXact_GUC(true, save_nestlevel);
@@ -961,20 +1262,23 @@ rules_as_owner(const RuleArgs *a, bool delete)
 }
 
 static void
-arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg)
+arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
+		   const char *fname)
 {
 	int			expiry_arg = reason_arg + 1;
 	int			role_arg = reason_arg + 2;
 	int			db_arg = reason_arg + 3;
 	int			dry_arg = reason_arg + 4;
 
-	/* reason */
+	/* reason; an empty one is none */
 	a->reason = NULL;
 	if (!PG_ARGISNULL(reason_arg))
 	{
 		text	   *t = PG_GETARG_TEXT_PP(reason_arg);
+
 		wg_check_reason(text_to_cstring(t));
-		a->reason = t;
+		if (VARSIZE_ANY_EXHDR(t) > 0)
+			a->reason = t;
 	}
 
 	/* expiry: positive, at most WG_MAX_EXPIRY_DAYS */
@@ -988,40 +1292,55 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg)
 
 		span = (double) iv->time +
 			((double) iv->day + (double) iv->month * DAYS_PER_MONTH) * USECS_PER_DAY;
-		if (span <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("expiry interval must be positive"),
-					 errhint("Pass NULL for a rule that does not expire.")));
 		if (span > (double) WG_MAX_EXPIRY_DAYS * USECS_PER_DAY)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("expiry interval must be at most %d days", WG_MAX_EXPIRY_DAYS),
 					 errhint("Pass NULL for a rule that does not expire.")));
-		a->expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-																TimestampTzGetDatum(now),
-																IntervalPGetDatum(iv)));
-		if (a->expires_at <= now)
+		/* the span, and the calendar ('1 mon -30 days' is 0 in February) */
+		if (span > 0)
+			a->expires_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																	TimestampTzGetDatum(now),
+																	IntervalPGetDatum(iv)));
+		if (span <= 0 || a->expires_at <= now)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("expiry interval must be positive"),
 					 errhint("Pass NULL for a rule that does not expire.")));
 	}
 
-	/* scope: role */
+	/* scope: role, by OID and (to tell a reused OID apart) name */
 	a->roleid = PG_ARGISNULL(role_arg) ? InvalidOid : PG_GETARG_OID(role_arg);
-	if (OidIsValid(a->roleid) &&
-		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(a->roleid)))
+	if (!PG_ARGISNULL(role_arg) && !OidIsValid(a->roleid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role with OID %u does not exist", a->roleid)));
+				 errmsg("role with OID 0 does not exist"),
+				 errhint("Pass role => NULL for a rule on every role.")));
+	if (OidIsValid(a->roleid))
+	{
+		char	   *name = GetUserNameFromId(a->roleid, true);
 
-	/* scope: database */
+		if (name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role with OID %u does not exist", a->roleid)));
+		namestrcpy(&a->role_name, name);
+	}
+
+	/* scope: database; only this one's sessions read this table */
 	a->dbname = PG_ARGISNULL(db_arg) ? NULL : PG_GETARG_NAME(db_arg);
 	if (a->dbname && !OidIsValid(get_database_oid(NameStr(*a->dbname), true)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_DATABASE),
 				 errmsg("database \"%s\" does not exist", NameStr(*a->dbname))));
+	if (a->dbname && get_database_oid(NameStr(*a->dbname), false) != MyDatabaseId)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot create a digest rule for database \"%s\" in database \"%s\"",
+						NameStr(*a->dbname), get_database_name(MyDatabaseId)),
+				 errdetail("Digest rules are stored in each database's table workload_guard.digest_rules and apply only to the sessions of that database."),
+				 errhint("Connect to database \"%s\" and call workload_guard.%s() there, or pass database => NULL for this database.",
+						 NameStr(*a->dbname), fname)));
 
 	if (PG_ARGISNULL(dry_arg))
 		ereport(ERROR,
@@ -1046,7 +1365,7 @@ wg_block_digest(PG_FUNCTION_ARGS)
 	a.queryid = arg_queryid(fcinfo, 0);
 	a.cap = false;
 	a.max_running = 0;
-	arg_common(fcinfo, &a, 1);
+	arg_common(fcinfo, &a, 1, "block_digest");
 	rules_as_owner(&a, false);
 	PG_RETURN_VOID();
 }
@@ -1081,7 +1400,7 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_running must not exceed the number of server processes"),
 				 errdetail("This server runs at most %d backends.", MaxBackends)));
-	arg_common(fcinfo, &a, 2);
+	arg_common(fcinfo, &a, 2, "cap_digest");
 	rules_as_owner(&a, false);
 	PG_RETURN_VOID();
 }
@@ -1101,7 +1420,46 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32((int32) rules_as_owner(&a, true));
 }
 
-/* the shared counters of this node, for the blocked_digests view */
+/*
+ * After DROP ROLE: delete this database's rules of roles that no longer
+ * exist (an unblock of no digest is exactly the housekeeping).  Other
+ * databases' rules of the role are inactive already (role_still_named) and
+ * go at their next rule write.  The DROP ROLE has succeeded: a failure here
+ * is a WARNING, never its error.
+ */
+static void
+roles_dropped_cb(void *arg)
+{
+	RuleArgs	a;
+
+	memset(&a, 0, sizeof(a));
+	(void) rules_as_owner(&a, true);
+}
+
+void
+wg_digest_rules_roles_dropped(void)
+{
+	Oid			nsp;
+	ErrorData  *edata;
+
+	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
+		return;
+	nsp = get_namespace_oid("workload_guard", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid(WG_RULES_TABLE, nsp)))
+		return;
+	edata = wg_run_in_subxact(roles_dropped_cb, NULL);
+	if (edata == NULL)
+		return;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not delete the digest rules of dropped roles: %s",
+					edata->message),
+			 errdetail("The rules no longer apply to any role."),
+			 errhint("The next call of workload_guard.block_digest(), cap_digest() or unblock_digest() in this database deletes them.")));
+	FreeErrorData(edata);
+}
+
+/* the shared counters of this node for this database's rules (blocked_digests) */
 PG_FUNCTION_INFO_V1(wg_digest_rule_counters);
 
 Datum
@@ -1122,9 +1480,12 @@ wg_digest_rule_counters(PG_FUNCTION_ARGS)
 		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
 		uint64		last = pg_atomic_read_u64(&c->last_hit);
 
-		values[0] = Int64GetDatum((int64) c->key.queryid);
-		values[1] = ObjectIdGetDatum(c->key.roleid);
-		values[2] = ObjectIdGetDatum(c->key.dbid);
+		/* the rules of other databases are not in this database's view */
+		if (c->key.tabledb != MyDatabaseId)
+			continue;
+		values[0] = Int64GetDatum((int64) c->key.rule.queryid);
+		values[1] = ObjectIdGetDatum(c->key.rule.roleid);
+		values[2] = ObjectIdGetDatum(c->key.rule.dbid);
 		values[3] = Int32GetDatum((int32) pg_atomic_read_u32(&c->running));
 		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&c->blocked));
 		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&c->warned));

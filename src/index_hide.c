@@ -70,6 +70,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "ddl_classify.h"
 #include "index_hide.h"
 #include "subxact.h"
 #include "workload_guard.h"
@@ -586,6 +587,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
 	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 
 	if (!force)
@@ -611,6 +613,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 	inserted = (SPI_processed == 1);
 
 	leave_rules_owner(save_userid, save_sec, save_nestlevel);
+	wg_internal_end();
 	SPI_finish();
 
 	if (inserted)
@@ -653,6 +656,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
 	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 
 	purge_stale_rules();
@@ -678,6 +682,7 @@ wg_enable_index(PG_FUNCTION_ARGS)
 	}
 
 	leave_rules_owner(save_userid, save_sec, save_nestlevel);
+	wg_internal_end();
 	if (parent)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -751,14 +756,8 @@ rebuilds_indexes(PlannedStmt *pstmt)
 	if (!IsA(pstmt->utilityStmt, ReindexStmt))
 		return false;
 	stmt = (ReindexStmt *) pstmt->utilityStmt;
-	foreach(lc, stmt->params)
-	{
-		DefElem    *opt = (DefElem *) lfirst(lc);
-
-		if (strcmp(opt->defname, "concurrently") == 0)
-			return defGetBoolean(opt);
-	}
-	return false;
+	/* read as ExecReindex reads it: (CONCURRENTLY true, CONCURRENTLY false) is not */
+	return wg_option_bool(stmt->params, "concurrently");
 }
 
 List *
@@ -781,6 +780,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
 	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 	if (SPI_execute("SELECT r.indexrelid, r.indrelid, c.relnamespace, c.relname::text"
 					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
@@ -803,6 +803,7 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 		MemoryContextSwitchTo(old);
 	}
 	leave_rules_owner(save_userid, save_sec, save_nestlevel);
+	wg_internal_end();
 	SPI_finish();
 	return saved;
 }
@@ -817,6 +818,7 @@ move_rules(List *saved, Oid cfg)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
 	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
 	foreach(lc, saved)
 	{
@@ -843,6 +845,7 @@ move_rules(List *saved, Oid cfg)
 			invalidate_rules(cfg, list_make1_oid(newoid));
 	}
 	leave_rules_owner(save_userid, save_sec, save_nestlevel);
+	wg_internal_end();
 	SPI_finish();
 }
 

@@ -21,9 +21,14 @@
  *					latency is recorded first, then the DDL guard records
  *					the rejection (and may rethrow a clearer error).
  *					Disabled-index rules are carried over REINDEX
- *					CONCURRENTLY after it succeeded.
+ *					CONCURRENTLY after it succeeded; the digest rules of
+ *					dropped roles are deleted after DROP ROLE.  Digest
+ *					rules on the utility's own digest come first of all.
  *	get_relation_info	previous hook first (it may add hypothetical indexes),
  *					then disabled indexes are removed from the list.
+ *
+ * Statements workload_guard runs itself (wg_internal_level > 0) are neither
+ * timed nor checked against digest rules, in every hook.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,6 +56,11 @@
 PG_MODULE_MAGIC;
 
 int			wg_nesting_level = 0;
+
+/* internal sections: depth, and the subtransaction each one began in */
+#define WG_MAX_INTERNAL		16
+int			wg_internal_level = 0;
+static SubTransactionId internal_subxid[WG_MAX_INTERNAL];
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -82,6 +92,7 @@ static void wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							  ParamListInfo params, QueryEnvironment *queryEnv,
 							  DestReceiver *dest, QueryCompletion *qc);
 static void wg_xact_callback(XactEvent event, void *arg);
+static void internal_cleanup(SubTransactionId aborted_subxid);
 static void wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
 
@@ -167,7 +178,8 @@ wg_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
-	wg_latency_post_parse_analyze(query, jstate, wg_nesting_level);
+	if (wg_internal_level == 0)
+		wg_latency_post_parse_analyze(query, jstate, wg_nesting_level);
 	wg_digest_rules_post_parse_analyze(pstate, query);
 }
 
@@ -186,7 +198,7 @@ wg_planner(Query *parse, const char *query_string, int cursorOptions,
 	instr_time	start,
 				duration;
 	volatile bool timed = parse->queryId != UINT64CONST(0) &&
-		wg_latency_enabled(wg_nesting_level);
+		wg_latency_enabled(wg_nesting_level) && wg_internal_level == 0;
 
 	if (timed)
 		INSTR_TIME_SET_CURRENT(start);
@@ -248,7 +260,8 @@ wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	wg_latency_executor_start(queryDesc, eflags, wg_nesting_level);
+	if (likely(wg_internal_level == 0))
+		wg_latency_executor_start(queryDesc, eflags, wg_nesting_level);
 }
 
 static void
@@ -340,11 +353,23 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	int			stmt_location = pstmt->stmt_location;
 	int			stmt_len = pstmt->stmt_len;
 	int			level = wg_nesting_level;
-	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level);
+	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level) &&
+		wg_internal_level == 0;
 	WgRedaction redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
 	instr_time	start;
-	List	   *hidden_saved = wg_index_hide_utility_before(pstmt);
+	List	   *hidden_saved;
 	WgDdlState *ddl;
+	char		rules_token;	/* its address: this statement's cap slots */
+	bool		drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
+
+	/*
+	 * Digest rules first: a blocked utility never starts.  A cap slot taken
+	 * here is given back when the statement ends; should the two calls
+	 * below fail, by the abort of the (sub)transaction.
+	 */
+	wg_digest_rules_utility_check(pstmt, queryid, &rules_token);
+
+	hidden_saved = wg_index_hide_utility_before(pstmt);
 
 	/* DDL policy: a refused DDL raises its error here, before it runs */
 	ddl = wg_ddl_begin(pstmt, queryString, context);
@@ -376,11 +401,13 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			wg_latency_utility_done(queryid, level, &redaction, queryString,
 									stmt_location, stmt_len, &start, true);
 		}
+		wg_digest_rules_release(&rules_token);
 		if (ddl)
 			wg_ddl_error(ddl);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	wg_digest_rules_release(&rules_token);
 
 	/*
 	 * The bookkeeping after the statement (REINDEX carry-over, the DDL
@@ -391,6 +418,8 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_TRY();
 	{
 		wg_index_hide_utility_after(hidden_saved);
+		if (drops_roles)
+			wg_digest_rules_roles_dropped();
 
 		if (timed)
 			wg_latency_utility_done(queryid, level, &redaction, queryString,
@@ -414,7 +443,8 @@ wg_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			wg_latency_xact_cleanup(InvalidSubTransactionId);
 			wg_ddl_xact_abort();
-			wg_digest_rules_xact_cleanup(InvalidSubTransactionId);
+			wg_digest_rules_xact_cleanup(InvalidSubTransactionId, false);
+			internal_cleanup(InvalidSubTransactionId);
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
@@ -426,8 +456,9 @@ wg_xact_callback(XactEvent event, void *arg)
 			 * outer cursor, rolled back to a savepoint) is dropped without
 			 * ExecutorEnd: its cap slot would never come back.
 			 */
-			if (wg_rules_nheld > 0)
-				wg_digest_rules_xact_cleanup(InvalidSubTransactionId);
+			if (wg_digest_rules_nheld > 0)
+				wg_digest_rules_xact_cleanup(InvalidSubTransactionId, true);
+			internal_cleanup(InvalidSubTransactionId);
 			break;
 		default:
 			break;
@@ -441,7 +472,41 @@ wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		wg_latency_xact_cleanup(mySubid);
-		wg_digest_rules_xact_cleanup(mySubid);
+		wg_digest_rules_xact_cleanup(mySubid, false);
 		wg_ddl_subxact_abort();
+		internal_cleanup(mySubid);
 	}
+}
+
+/* ----------------------------------------------------------------
+ * Internal sections (see workload_guard.h)
+ * ----------------------------------------------------------------
+ */
+void
+wg_internal_begin(void)
+{
+	if (wg_internal_level >= WG_MAX_INTERNAL)
+		elog(ERROR, "workload_guard internal statements nested too deeply");
+	internal_subxid[wg_internal_level++] = GetCurrentSubTransactionId();
+}
+
+void
+wg_internal_end(void)
+{
+	if (wg_internal_level > 0)
+		wg_internal_level--;
+}
+
+/*
+ * Close the sections an error left open: those begun in aborted_subxid or a
+ * later subtransaction; every one at a top-level commit or abort (no
+ * section spans a transaction boundary).
+ */
+static void
+internal_cleanup(SubTransactionId aborted_subxid)
+{
+	while (wg_internal_level > 0 &&
+		   (aborted_subxid == InvalidSubTransactionId ||
+			internal_subxid[wg_internal_level - 1] >= aborted_subxid))
+		wg_internal_level--;
 }

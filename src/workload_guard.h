@@ -18,6 +18,19 @@
  */
 extern int	wg_nesting_level;
 
+/*
+ * Statements workload_guard runs itself through SPI (rule writes, the DDL
+ * history row, disabled-index bookkeeping) are never timed and never subject
+ * to digest rules: the hooks skip them while wg_internal_level > 0.  Bracket
+ * every such section with wg_internal_begin() and wg_internal_end().  A
+ * section an error leaves open is closed by the abort of the (sub)transaction
+ * it began in, and every top-level commit or abort closes them all, so a
+ * caught error never leaves the session exempt.
+ */
+extern int	wg_internal_level;
+extern void wg_internal_begin(void);
+extern void wg_internal_end(void);
+
 /* ERROR unless the library was loaded via shared_preload_libraries */
 extern void wg_require_loaded(void);
 

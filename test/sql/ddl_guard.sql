@@ -29,6 +29,8 @@ CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;      -- ok: 
 ALTER TABLE acct SET ACCESS METHOD heap2;                                -- refused: access method
 ALTER TABLE acct SET TABLESPACE pg_default;                              -- refused (parse tree)
 VACUUM FULL acct;                                                        -- refused
+VACUUM (FULL false, FULL true) acct;                                     -- refused: the last FULL wins
+VACUUM (FULL true, FULL off) acct;                                       -- ok: the last FULL wins
 VACUUM acct;                                                             -- ok
 CLUSTER acct USING acct_pkey;                                            -- refused
 CREATE MATERIALIZED VIEW mv AS SELECT id FROM acct;                      -- ok
@@ -56,6 +58,8 @@ ALTER TABLE acct ADD CONSTRAINT acct_v UNIQUE (v);                        -- ref
 CREATE INDEX acct_v_idx ON acct (v);                                      -- refused
 CREATE INDEX CONCURRENTLY acct_v_idx ON acct (v);                         -- ok
 REINDEX INDEX acct_v_idx;                                                 -- refused
+REINDEX (CONCURRENTLY true, CONCURRENTLY false) INDEX acct_v_idx;        -- refused: the last one wins
+REINDEX (CONCURRENTLY false) INDEX CONCURRENTLY acct_v_idx;              -- ok: the keyword comes last
 REINDEX INDEX CONCURRENTLY acct_v_idx;                                    -- ok
 DROP INDEX acct_v_idx;                                                    -- refused
 DROP INDEX IF EXISTS no_such_idx, acct_v_idx;                             -- refused: every index counts
@@ -87,6 +91,8 @@ CREATE TABLE nt (id int);                                                 -- ref
 CREATE TABLE nt AS SELECT 1 AS x;                                         -- refused
 SELECT 1 AS x INTO nt;                                                    -- refused
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE nt AS SELECT 1 AS x; -- refused
+EXPLAIN (ANALYZE false, ANALYZE true, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TABLE nt AS SELECT 1 AS x; -- refused
+EXPLAIN (ANALYZE true, ANALYZE false, COSTS OFF) CREATE TABLE nt AS SELECT 1 AS x; -- ok: not run
 EXPLAIN (COSTS OFF) CREATE TABLE nt AS SELECT 1 AS x;                     -- ok: not run
 CREATE SCHEMA sch CREATE TABLE t1 (id int);                               -- refused
 CREATE TEMP TABLE tt (id int);                                            -- ok: temporary
@@ -155,7 +161,10 @@ FROM workload_guard.ddl_classify($$
   ALTER TABLE t ALTER a SET NOT NULL; ALTER TABLE t SET TABLESPACE x;
   ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b; CLUSTER t;
   REFRESH MATERIALIZED VIEW CONCURRENTLY m; CREATE TEMP TABLE x (a int);
-  SELECT 1 INTO y; EXPLAIN ANALYZE SELECT 1 INTO y; GRANT SELECT ON t TO PUBLIC
+  SELECT 1 INTO y; EXPLAIN ANALYZE SELECT 1 INTO y; GRANT SELECT ON t TO PUBLIC;
+  VACUUM (FULL false, FULL true) t; VACUUM (FULL 1, FULL 0) t; VACUUM (FULL on, VERBOSE) t;
+  REINDEX (CONCURRENTLY true, CONCURRENTLY false) TABLE t; REINDEX (CONCURRENTLY off) TABLE CONCURRENTLY t;
+  EXPLAIN (ANALYZE false, ANALYZE on) SELECT 1 INTO y; EXPLAIN (ANALYZE, ANALYZE 0) SELECT 1 INTO y
 $$);
 
 -- a syntax error points into the argument, not into the calling query

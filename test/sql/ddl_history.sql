@@ -102,6 +102,30 @@ WHERE statement LIKE '%add_dup_then_sleep%'
 ORDER BY rejected_at;
 DROP FUNCTION add_dup_then_sleep();
 
+-- the DDL and its history row commit together or not at all: a
+-- statement_timeout firing during the insert (a slow trigger here; a lock on
+-- the table does the same) rolls both back, every time; any other failure
+-- to record fails the DDL too
+CREATE FUNCTION slow_history() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN
+  IF NEW.statement LIKE '%unrecorded_fail%' THEN RAISE EXCEPTION 'history is full'; END IF;
+  PERFORM pg_catalog.pg_sleep(30); RETURN NEW;
+END $$;
+CREATE TRIGGER slow_history BEFORE INSERT ON workload_guard.ddl_history
+  FOR EACH ROW WHEN (NEW.command_tag = 'CREATE TABLE') EXECUTE FUNCTION slow_history();
+SET statement_timeout = '200ms';
+CREATE TABLE unrecorded1 (id int);        -- canceled during the insert
+CREATE TABLE unrecorded2 (id int);        -- again, not silently
+RESET statement_timeout;
+CREATE TABLE unrecorded_fail (id int);    -- the insert fails: so does the DDL
+SELECT to_regclass('unrecorded1') AS t1, to_regclass('unrecorded2') AS t2,
+       to_regclass('unrecorded_fail') AS t3;
+SELECT count(*) FROM workload_guard.ddl_history WHERE statement LIKE '%unrecorded%';
+SELECT rule, sqlstate, statement FROM workload_guard.ddl_rejections
+WHERE statement LIKE '%unrecorded%' ORDER BY rejected_at;
+DROP TRIGGER slow_history ON workload_guard.ddl_history;
+DROP FUNCTION slow_history();
+
 -- CONCURRENTLY gets no DDL timeouts; a failed one never leaves an invalid
 -- index silently
 INSERT INTO h (id, v) VALUES (1, 'dup'), (2, 'dup');
@@ -111,6 +135,38 @@ CREATE UNIQUE INDEX CONCURRENTLY h_v ON h (v);
 SELECT indexrelid::regclass, indisvalid FROM pg_index WHERE indrelid = 'h'::regclass AND NOT indisvalid;
 SELECT rule, sqlstate, statement FROM workload_guard.ddl_rejections WHERE rule = 'concurrently_failed';
 DROP INDEX CONCURRENTLY h_v;
+
+-- one role cannot push another's rejections out of the ring: when it is
+-- full, the oldest entry of the role with the most entries is replaced
+SELECT workload_guard.reset_ddl_rejections() >= 0 AS reset;
+CREATE ROLE wg_victim;
+CREATE ROLE wg_flooder;
+GRANT CREATE ON SCHEMA public TO wg_victim, wg_flooder;
+SET ROLE wg_victim;
+CREATE TABLE victim_t (id int);
+ALTER TABLE victim_t ALTER COLUMN id TYPE bigint;   -- refused: on record
+RESET ROLE;
+ALTER TABLE h ALTER COLUMN w TYPE numeric;          -- refused: the superuser's
+SET ROLE wg_flooder;
+CREATE TABLE flood_t (id int);
+DO $$ BEGIN FOR i IN 1..300 LOOP
+  BEGIN ALTER TABLE flood_t ALTER COLUMN id TYPE bigint; EXCEPTION WHEN OTHERS THEN NULL; END;
+END LOOP; END $$;
+RESET ROLE;
+SELECT CASE WHEN role_name = current_user THEN 'superuser' ELSE role_name END AS role, count(*)
+FROM workload_guard.ddl_rejections GROUP BY 1 ORDER BY 1;
+SET ROLE wg_victim;
+ALTER TABLE victim_t ALTER COLUMN id TYPE bigint;   -- replaces a flooder's entry
+RESET ROLE;
+SELECT CASE WHEN role_name = current_user THEN 'superuser' ELSE role_name END AS role, count(*)
+FROM workload_guard.ddl_rejections GROUP BY 1 ORDER BY 1;
+-- entries are read in the order they were written
+SELECT bool_and(ok) AS in_order FROM (
+  SELECT rejected_at >= lag(rejected_at, 1, '-infinity') OVER () AS ok
+  FROM workload_guard.ddl_rejections) s;
+DROP TABLE victim_t, flood_t;
+REVOKE CREATE ON SCHEMA public FROM wg_victim, wg_flooder;
+DROP ROLE wg_victim, wg_flooder;
 
 -- ordinary roles read, cannot write or forge
 CREATE ROLE wg_reader;

@@ -39,6 +39,7 @@ SELECT workload_guard.block_digest(1, 'x', '1000000 years');
 SELECT workload_guard.block_digest(1, repeat('x', 1001));
 SELECT workload_guard.block_digest(1, role => '999999'::regrole);
 SELECT workload_guard.block_digest(1, role => 'regress_no_such_role');
+SELECT workload_guard.block_digest(1, role => '-');
 SELECT workload_guard.block_digest(1, database => 'no_such_db');
 SELECT workload_guard.block_digest(1, dry_run => NULL);
 SELECT workload_guard.cap_digest(1, NULL);
@@ -219,6 +220,12 @@ SELECT workload_guard.unblock_digest(queryid) FROM workload_guard.digest_rules;
 SELECT workload_guard.block_digest(id) FROM q;
 DELETE FROM workload_guard.digest_rules;
 SELECT v FROM t WHERE id = 25;
+
+-- an empty reason is none: the detail is one whole sentence
+SELECT workload_guard.block_digest(id, '') FROM q;
+SELECT reason IS NULL AS no_reason FROM workload_guard.blocked_digests;
+SELECT try('SELECT v FROM t WHERE id = 26');
+SELECT workload_guard.unblock_digest(id) FROM q;
 
 DEALLOCATE p;
 DROP FUNCTION nested(), qid(text), try(text);

@@ -151,6 +151,9 @@ SELECT 'ih_val_idx'::regclass::oid <> :old_oid AS new_oid,
 EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
 REINDEX TABLE CONCURRENTLY ih;
 SELECT index FROM disabled_indexes;
+-- options are read as REINDEX reads them: the last CONCURRENTLY wins
+REINDEX (CONCURRENTLY false, CONCURRENTLY true) INDEX ih_val_idx;
+SELECT index FROM disabled_indexes;
 EXPLAIN (COSTS OFF) SELECT id FROM ih WHERE val = 5;
 SELECT enable_index('ih_val_idx');
 

@@ -9,10 +9,13 @@
 # warning; cap slots all come back.
 use strict;
 use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use WgCheck;
 
 my $node = PostgreSQL::Test::Cluster->new('stress');
 $node->init;
@@ -176,17 +179,10 @@ note('errors seen: ' . join(', ', map { "$_ x$policy{$_}" } sort keys %policy));
 ok($policy{'2F003'} && $policy{'57014'} && $policy{'22012'},
 	'the policies and the provoked errors really happened');
 
-my $log = slurp_file($node->logfile, $log_offset);
-unlike($log, qr/PANIC|TRAP:|terminated by signal|server process .* was terminated/,
-	'no crash, no assertion failure');
-my @warnings = grep { /WARNING/ } split /\n/, $log;
-is(scalar(@warnings), 0, 'no warnings in the server log')
-  or diag(join("\n", @warnings[0 .. ($#warnings < 20 ? $#warnings : 20)]));
+server_log_clean($node, $log_offset);
 
 # every cap slot came back; the tables stayed within their bounds
-is($node->safe_psql('postgres',
-		'SELECT count(*) FROM workload_guard.digest_rule_counters() WHERE running <> 0'),
-	'0', 'no cap slot leaked');
+no_leaked_cap_slots($node, 'postgres');
 $node->safe_psql('postgres', "SELECT workload_guard.cap_digest($q1, 1)");
 is($node->safe_psql('postgres', 'SELECT v FROM t WHERE id = 3'), 'v3',
 	'a capped digest still runs once all clients are gone');

@@ -1,0 +1,72 @@
+-- Bad input whose correct behaviour is not on main yet (issue 7): enable by
+-- moving this file to test/sql and its .out to test/expected once the fixes
+-- are merged.  Asserted as properties (refused or not, executed or not), not
+-- as message texts, so that the fixes may word their errors freely.
+CREATE EXTENSION workload_guard;
+CREATE TABLE bip_t (id int PRIMARY KEY);
+CREATE ROLE regress_bip_gone;
+
+-- true if sql raises an error (always rolled back)
+CREATE FUNCTION pg_temp.bip_fails(sql text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        EXECUTE sql;
+    EXCEPTION WHEN OTHERS THEN
+        RETURN true;
+    END;
+    RAISE EXCEPTION USING ERRCODE = 'WGOK0';
+EXCEPTION WHEN SQLSTATE 'WGOK0' THEN
+    RETURN false;
+END
+$$;
+
+-- issue 7.8: queryid_of() computes the digest of exactly one statement and
+-- never executes anything, even when the rest of the string is crafted to
+-- look like EXPLAIN's output
+SELECT pg_temp.bip_fails($$SELECT workload_guard.queryid_of('SELECT 1; SELECT 2')$$) AS two_selects_refused;
+SELECT pg_temp.bip_fails($q$SELECT workload_guard.queryid_of($s$SELECT 1; WITH i AS (INSERT INTO bip_t VALUES (1) RETURNING 1) SELECT '[{"Query Identifier": "7"}]'::json FROM i$s$)$q$) AS crafted_refused;
+DO $$
+BEGIN
+    PERFORM workload_guard.queryid_of($s$SELECT 1; WITH i AS (INSERT INTO bip_t VALUES (2) RETURNING 1) SELECT '[{"Query Identifier": "7"}]'::json FROM i$s$);
+EXCEPTION WHEN OTHERS THEN
+    NULL;
+END
+$$;
+SELECT count(*) AS rows_inserted_by_queryid_of FROM bip_t;
+-- issue 7.8: $n parameters, as pg_stat_activity shows extended-protocol
+-- queries, give the digest of the prepared statement
+PREPARE bip_p AS SELECT id FROM bip_t WHERE id = $1;
+CREATE TEMP TABLE bip_plan (qid bigint);
+INSERT INTO bip_plan VALUES (NULL);
+DO $$
+DECLARE
+    plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF, FORMAT JSON) EXECUTE bip_p(1)' INTO plan;
+    UPDATE bip_plan SET qid = (plan -> 0 ->> 'Query Identifier')::bigint;
+END
+$$;
+SELECT workload_guard.queryid_of('SELECT id FROM bip_t WHERE id = $1') = qid
+       AS parameter_digest_matches_prepared
+  FROM bip_plan;
+
+-- issue 7.7: a role-scoped rule does not outlive its role (and never turns
+-- into a rule for every role)
+SELECT workload_guard.block_digest(4242, role => 'regress_bip_gone');
+-- the fix may instead refuse DROP ROLE while a rule names the role
+DO $$
+BEGIN
+    DROP ROLE regress_bip_gone;
+EXCEPTION WHEN dependent_objects_still_exist THEN
+    PERFORM workload_guard.unblock_digest(4242);
+    DROP ROLE regress_bip_gone;
+END
+$$;
+SELECT count(*) AS active_rules_of_dropped_roles
+  FROM workload_guard.blocked_digests
+ WHERE queryid = 4242 AND (active OR role IS NULL);
+SELECT workload_guard.unblock_digest(4242) >= 0 AS cleaned;
+
+DROP TABLE bip_t;
+DROP EXTENSION workload_guard CASCADE;
