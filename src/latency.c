@@ -857,18 +857,24 @@ wg_latency_utility_done(uint64 queryid, int level,
 void
 wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 {
+	int			keep = 0;
+	int			i;
+
+	/*
+	 * At the end of the transaction (commit or abort) no execution is left:
+	 * the ones that never reached ExecutorEnd (an error, a portal that
+	 * failed and was dropped without ExecutorEnd) are forgotten.  At a
+	 * subtransaction abort, every execution begun in it or in its children
+	 * (subxid >= the aborted one, wherever it sits in the stack) will never
+	 * end either.
+	 */
 	if (aborted_subxid != InvalidSubTransactionId)
 	{
-		/* executions begun in the aborted subtransaction will never end */
-		while (n_exec_slots > 0 &&
-			   exec_slots[n_exec_slots - 1].subxid >= aborted_subxid)
-			n_exec_slots--;
-		/* nor will a planned statement whose start failed */
-		memset(pending_plan, 0, sizeof(pending_plan));
+		for (i = 0; i < n_exec_slots; i++)
+			if (exec_slots[i].subxid < aborted_subxid)
+				exec_slots[keep++] = exec_slots[i];
 	}
-	else
-	{
-		n_exec_slots = 0;
-		memset(pending_plan, 0, sizeof(pending_plan));
-	}
+	n_exec_slots = keep;
+	/* nor will a planned statement whose start failed */
+	memset(pending_plan, 0, sizeof(pending_plan));
 }

@@ -62,8 +62,9 @@ extern void wg_latency_utility_done(uint64 queryid, int level,
 									instr_time *start, bool failed);
 
 /*
- * (Sub)transaction abort: forget executions that will never reach
- * ExecutorEnd.  InvalidSubTransactionId means the top-level transaction.
+ * (Sub)transaction end: forget executions that will never reach
+ * ExecutorEnd.  InvalidSubTransactionId means the top-level transaction
+ * (commit, prepare or abort); otherwise the subtransaction that aborted.
  */
 extern void wg_latency_xact_cleanup(SubTransactionId aborted_subxid);
 

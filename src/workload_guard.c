@@ -454,8 +454,10 @@ wg_xact_callback(XactEvent event, void *arg)
 			 * portals were persisted, the others dropped), but a portal that
 			 * failed inside a subtransaction it did not open (FETCH from an
 			 * outer cursor, rolled back to a savepoint) is dropped without
-			 * ExecutorEnd: its cap slot would never come back.
+			 * ExecutorEnd: its cap slot would never come back, nor its
+			 * latency slot.
 			 */
+			wg_latency_xact_cleanup(InvalidSubTransactionId);
 			if (wg_digest_rules_nheld > 0)
 				wg_digest_rules_xact_cleanup(InvalidSubTransactionId, true);
 			internal_cleanup(InvalidSubTransactionId);
