@@ -52,3 +52,15 @@ CREATE OR REPLACE VIEW blocked_digests AS
     -- hit counters of an earlier rule with the same scope are not this one's
     LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
                        WHERE cr.rule_created_at = r.created_at) c ON true;
+
+------------------------------------------------------------------------------
+-- Latency: queryid_of() without running anything (src/queryid.c)
+------------------------------------------------------------------------------
+
+-- 1.0's queryid_of() appended the string to EXPLAIN and ran it, so
+-- 'SELECT 1; DELETE FROM t' ran the DELETE.  The C version parses exactly
+-- one statement and analyzes it (accepting $1-style parameters), nothing
+-- more.  Same signature: grants and comments stay.
+CREATE OR REPLACE FUNCTION queryid_of(statement text) RETURNS bigint
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'wg_queryid_of';
