@@ -100,6 +100,7 @@ fill_in_constant_lengths(LocationLen *locs, int nlocs, const char *query,
  * returns its length.  Parameter symbols are numbered from first_param + 1
  * so that they do not collide with the statement's own $n.  locs is sorted
  * and its lengths filled in place.  lex: the lexer settings of the parse.
+ * Returns -1 when a constant inside the statement could not be measured.
  */
 int
 wg_normalize_query(const char *query, int query_loc, int query_len,
@@ -114,6 +115,23 @@ wg_normalize_query(const char *query, int query_loc, int query_len,
 	char	   *text = pnstrdup(query, query_len);
 
 	fill_in_constant_lengths(locs, nlocs, text, query_loc, lex);
+
+	/*
+	 * A constant of this statement the scanner did not find would be left
+	 * in the text as it is: no literal may be kept (secrets.c), so let the
+	 * caller fall back to wg_normalize_failed_query(), which cuts there.
+	 */
+	for (i = 0; i < nlocs; i++)
+	{
+		int			off = locs[i].location - query_loc;
+
+		if (locs[i].length < 0 && off >= 0 && off < query_len &&
+			(i == 0 || locs[i].location != locs[i - 1].location))
+		{
+			pfree(text);
+			return -1;
+		}
+	}
 
 	initStringInfo(&out);
 	for (i = 0; i < nlocs; i++)
