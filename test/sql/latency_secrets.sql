@@ -55,6 +55,13 @@ SELECT 1 / 0, 'sekret23' AS c;
 SELECT CASE WHEN x > 0 THEN 1 / (x - x) END, 'sekret24' AS c FROM (VALUES (1)) v(x);
 -- a successful one is normalized
 SELECT 'sekret25' AS c;
+-- every literal form, in a failing statement (normalized without the
+-- scanner): dollar quotes, escapes, prefixes, signs, exponents, keywords
+SELECT 1 / 0, $$sekret27$$, $q$sek'ret28$q$, E'sek\'ret29', 'sek''ret30', U&'sekret31',
+       B'101', X'ff', - 5, 1.5e-3, .5, TRUE, NULL, 'sekret32'::text AS lit;
+-- string continuation across lines: the second part is cut, never kept
+SELECT 1 / 0, 2, 'sekret33'
+  'sekret34' AS cont;
 
 -- nested statements (track = all): the EXECUTE'd text of a DO block
 SET workload_guard.track = 'all';
@@ -64,7 +71,7 @@ SET workload_guard.track = 'top';
 -- the check: no secret anywhere
 SELECT count(*) AS secrets_kept FROM workload_guard.statement_latency WHERE query ~ 'sekret';
 SELECT query, calls, errors FROM workload_guard.statement_latency
-WHERE query ~ 'REDACTED|regress_wg|work_mem|workload_guard.track| AS c( |$)'
+WHERE query ~ 'REDACTED|regress_wg|work_mem|workload_guard.track| AS c( |$)| AS (lit|cont)$'
 ORDER BY query COLLATE "C", errors;
 SELECT count(*) AS secrets_in_history FROM workload_guard.ddl_history WHERE statement ~ 'sekret';
 SELECT count(*) AS secrets_in_rejections FROM workload_guard.ddl_rejections WHERE statement ~ 'sekret';
