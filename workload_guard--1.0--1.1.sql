@@ -200,6 +200,45 @@ REVOKE ALL ON FUNCTION _ddl_history_keep_id() FROM PUBLIC;
 REVOKE ALL ON FUNCTION _index_rules_resolve() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
+-- config: one invalidation protocol for both config tables, and every
+-- trigger the extension relies on fires in every session_replication_role
+-- (src/config_cache.c, src/index_hide.c)
+------------------------------------------------------------------------------
+
+-- disabled_index_rules is invalidated as digest_rules is: by the trigger
+-- config_changed() on every write (the management functions and the
+-- sql_drop event trigger no longer have to remember it).
+CREATE TRIGGER disabled_index_rules_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON disabled_index_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION config_changed();
+
+CREATE OR REPLACE FUNCTION _index_rules_on_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM @extschema@.disabled_index_rules r
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = r.indexrelid;
+END
+$$;
+-- _index_rules_changed() is no longer needed by it; it stays (an explicit
+-- invalidation of the rules table, harmless), as does its C symbol.
+
+-- Triggers and event triggers fire by default only in sessions with
+-- session_replication_role = origin: not under "replica" (set by logical
+-- replication apply workers, by tools that load data, by hand), where a
+-- DROP INDEX would leave its rule behind and a write to a config table
+-- would reach no backend's cache.  The DDL event triggers of 1.0 already
+-- fire always.
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_changed;
+ALTER TABLE disabled_index_rules ENABLE ALWAYS TRIGGER disabled_index_rules_changed;
+ALTER EVENT TRIGGER workload_guard_disabled_index_drop ENABLE ALWAYS;
+-- (a data-only pg_restore --disable-triggers runs in replica mode too)
+ALTER TABLE ddl_history ENABLE ALWAYS TRIGGER ddl_history_keep_id;
+
+------------------------------------------------------------------------------
 -- Latency: queryid_of() without running anything (src/queryid.c)
 ------------------------------------------------------------------------------
 

