@@ -53,6 +53,16 @@ CREATE OR REPLACE VIEW blocked_digests AS
     LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
                        WHERE cr.rule_created_at = r.created_at) c ON true;
 
+-- The sql_drop event trigger's DELETE of the rules of dropped indexes runs
+-- in C (src/index_hide.c) as an internal statement of workload_guard, like
+-- all the others: never recorded in statement_latency, never subject to a
+-- digest rule.  Same owner, privileges, SECURITY DEFINER and search_path.
+CREATE OR REPLACE FUNCTION _index_rules_on_drop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'wg_index_rules_on_drop'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
 ------------------------------------------------------------------------------
 -- Monitoring: Prometheus histograms, fleet-wide latency values, text charts
 -- (src/latency_export.c)

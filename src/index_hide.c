@@ -55,6 +55,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -126,6 +127,7 @@ typedef struct WgIhSaved
 PG_FUNCTION_INFO_V1(wg_disable_index);
 PG_FUNCTION_INFO_V1(wg_enable_index);
 PG_FUNCTION_INFO_V1(wg_index_rules_changed);
+PG_FUNCTION_INFO_V1(wg_index_rules_on_drop);
 
 /* ---------------------------------------------------------------------
  * Setup
@@ -675,6 +677,45 @@ wg_index_rules_changed(PG_FUNCTION_ARGS)
 
 	if (OidIsValid(cfg))
 		CacheInvalidateRelcacheByRelid(cfg);
+	PG_RETURN_VOID();
+}
+
+/*
+ * _index_rules_on_drop(): the sql_drop event trigger since 1.1 (1.0's is
+ * PL/pgSQL).  Deletes the rules of dropped indexes, as the table owner (the
+ * function is SECURITY DEFINER), in an internal section: like every other
+ * statement workload_guard runs, the DELETE is neither timed nor subject to
+ * digest rules.
+ */
+Datum
+wg_index_rules_on_drop(PG_FUNCTION_ARGS)
+{
+	Oid			cfg;
+	int			rc;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by the event trigger manager",
+						"_index_rules_on_drop")));
+	cfg = rules_relid();
+	if (!OidIsValid(cfg))
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
+	rc = SPI_execute("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
+					 " USING pg_catalog.pg_event_trigger_dropped_objects() d"
+					 " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					 "   AND d.objid OPERATOR(pg_catalog.=) r.indexrelid",
+					 false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		CacheInvalidateRelcacheByRelid(cfg);
+	wg_internal_end();
+	SPI_finish();
 	PG_RETURN_VOID();
 }
 
