@@ -222,17 +222,8 @@ CREATE TRIGGER disabled_index_rules_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON disabled_index_rules
     FOR EACH STATEMENT EXECUTE FUNCTION config_changed();
 
-CREATE OR REPLACE FUNCTION _index_rules_on_drop()
-RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    DELETE FROM @extschema@.disabled_index_rules r
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid = 'pg_class'::regclass AND d.objid = r.indexrelid;
-END
-$$;
+-- The sql_drop event trigger's DELETE (C since the brakes section above)
+-- fires this trigger like any other write.
 -- _index_rules_changed() is no longer needed by it; it stays (an explicit
 -- invalidation of the rules table, harmless), as does its C symbol.
 
