@@ -52,3 +52,149 @@ CREATE OR REPLACE VIEW blocked_digests AS
     -- hit counters of an earlier rule with the same scope are not this one's
     LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
                        WHERE cr.rule_created_at = r.created_at) c ON true;
+
+------------------------------------------------------------------------------
+-- Monitoring: Prometheus histograms, fleet-wide latency values, text charts
+-- (src/latency_export.c)
+------------------------------------------------------------------------------
+
+-- The "top" digests by calls as classic Prometheus histograms: cumulative
+-- counts at 27 fixed bounds (2^k µs, k = 2..28, exact fine-bucket bounds),
+-- sum and count, with error and cancel counters; one row per (database,
+-- role, queryid), top-level and nested executions added up.  The shape of
+-- postgres_exporter's HISTOGRAM columns (monitoring/queries.yaml).
+CREATE FUNCTION prometheus_latency(top int DEFAULT 100,
+    OUT database text, OUT role text, OUT queryid bigint,
+    OUT le float8[], OUT bucket bigint[], OUT sum_seconds float8,
+    OUT count bigint, OUT errors bigint, OUT cancels bigint,
+    OUT stats_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_prometheus_latency'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION prometheus_latency(int) IS
+    'The top digests by calls as Prometheus histograms (le bounds in seconds, cumulative counts, sum, count), for postgres_exporter';
+
+-- A digest's histogram as one compact value (every role and database of
+-- this node); values from many nodes add up with latency_merge().
+CREATE FUNCTION latency_export(queryid bigint)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'wg_latency_export'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION _latency_merge_step(internal, bytea)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'wg_latency_merge_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION _latency_merge_final(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'wg_latency_merge_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE latency_merge(bytea) (
+    SFUNC = _latency_merge_step,
+    STYPE = internal,
+    FINALFUNC = _latency_merge_final
+);
+
+COMMENT ON AGGREGATE latency_merge(bytea) IS
+    'Adds up latency values (from latency_export) of many nodes or periods into one';
+
+CREATE FUNCTION latency_value_percentile(value bytea, fraction float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'wg_latency_value_percentile'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION latency_value_stats(value bytea,
+    OUT calls bigint, OUT min_ms float8, OUT max_ms float8, OUT mean_ms float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'wg_latency_value_stats'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- The distribution as text bars, p50/p95/p99 marked: of a digest, of a
+-- (merged) value, or of bucket numbers and counts.
+CREATE FUNCTION latency_chart(queryid bigint)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'wg_latency_chart'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION latency_chart(value bytea)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'wg_latency_value_chart'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION latency_chart(buckets int[], counts bigint[])
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'wg_histogram_chart'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+-- Refused, timed-out and failed DDL by rule since stats_since (the start
+-- of shared memory): counters for monitoring, where the ddl_rejections ring
+-- only keeps its last entries (src/ddl_rejection_counts.c).
+CREATE FUNCTION ddl_rejection_counts(
+    OUT rule text, OUT rejections bigint, OUT stats_since timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_ddl_rejection_counts'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+REVOKE ALL ON FUNCTION _latency_merge_step(internal, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _latency_merge_final(internal) FROM PUBLIC;
+
+-- Dump and restore (src/restore.c).  pg_dump copies ddl_history,
+-- digest_rules and disabled_index_rules back after the restore has created
+-- the extension and run DDL of its own, which ddl_history recorded under
+-- ids 1, 2, ...: a restored row takes its own id back (the row recorded by
+-- the restore moves to the next free id), and the identity always
+-- continues after the highest id, so that DDL after the restore is
+-- recorded too.
+CREATE FUNCTION _ddl_history_keep_id()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'wg_ddl_history_keep_id'
+LANGUAGE C;
+
+CREATE TRIGGER ddl_history_keep_id
+    BEFORE INSERT ON ddl_history
+    FOR EACH ROW EXECUTE FUNCTION _ddl_history_keep_id();
+
+-- Disabled-index rules are keyed by OID, and a restore gives every index a
+-- new one.  Each rule also records the qualified name of its index: when
+-- an index is created (CREATE INDEX, or a constraint of ALTER TABLE) and a
+-- rule's OID pair no longer names an index with its recorded name, the rule
+-- moves to the index that now has that name.  Renames (ALTER INDEX/TABLE)
+-- update the recorded name first, so a new index with a disabled index's
+-- old name never takes over its rule.  A rule whose index never comes back
+-- shows as resolved = false in disabled_indexes.
+-- (src/restore.c; SECURITY DEFINER: whoever creates an index may not write
+-- the rules table)
+CREATE FUNCTION _index_rules_resolve()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'wg_index_rules_resolve'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE EVENT TRIGGER workload_guard_disabled_index_resolve ON ddl_command_end
+    WHEN TAG IN ('CREATE INDEX', 'ALTER TABLE', 'ALTER INDEX')
+    EXECUTE FUNCTION _index_rules_resolve();
+ALTER EVENT TRIGGER workload_guard_disabled_index_resolve ENABLE ALWAYS;
+
+CREATE OR REPLACE VIEW disabled_indexes AS
+    SELECT i.indexrelid::regclass AS index,
+           i.indrelid::regclass AS "table",
+           r.index_name,
+           r.disabled_by,
+           r.disabled_at,
+           r.reason,
+           r.forced,
+           CASE WHEN NOT pg_catalog.pg_is_in_recovery()
+                 AND i.indexrelid IS NOT NULL
+                 AND @extschema@.index_scan_count(i.indexrelid) >= r.scans_at_disable
+                THEN @extschema@.index_scan_count(i.indexrelid) - r.scans_at_disable
+           END AS scans_since_disabled,
+           i.indexrelid IS NOT NULL AS resolved
+      FROM @extschema@.disabled_index_rules r
+      LEFT JOIN pg_catalog.pg_index i
+        ON i.indexrelid = r.indexrelid AND i.indrelid = r.indrelid;
+
+REVOKE ALL ON FUNCTION _ddl_history_keep_id() FROM PUBLIC;
+REVOKE ALL ON FUNCTION _index_rules_resolve() FROM PUBLIC;

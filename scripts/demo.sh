@@ -86,16 +86,15 @@ SELECT queryid, calls, errors, cancels,
 FROM workload_guard.statement_latency
 ORDER BY p99_ms DESC NULLS LAST LIMIT 10"
 
-title "latency histogram of the point read (buckets summed per power of two for display)"
+title "latency distribution of the point read and of the report (workload_guard.latency_chart)"
 psql_ -c "
-WITH h AS (
-  SELECT * FROM workload_guard.latency_histogram(
-    (SELECT queryid FROM workload_guard.statement_latency
-     WHERE query LIKE 'SELECT abalance FROM pgbench_accounts%' ORDER BY calls DESC LIMIT 1)))
-SELECT round(min(lower_ms)::numeric, 4) AS from_ms, round(max(upper_ms)::numeric, 4) AS to_ms,
-       sum(count) AS count,
-       repeat('#', ceil(50 * sum(count) / max(sum(count)) OVER ())::int) AS bar
-FROM h GROUP BY bucket / 32 ORDER BY 1"
+SELECT * FROM workload_guard.latency_chart(
+  (SELECT queryid FROM workload_guard.statement_latency
+   WHERE query LIKE 'SELECT abalance FROM pgbench_accounts%' ORDER BY calls DESC LIMIT 1)) AS point_read" \
+	-c "
+SELECT * FROM workload_guard.latency_chart(
+  (SELECT queryid FROM workload_guard.statement_latency
+   WHERE query LIKE 'SELECT bid, count(*)%' ORDER BY calls DESC LIMIT 1)) AS report"
 
 title "p99.9 of the report query, and the table state"
 psql_ -c "

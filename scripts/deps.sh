@@ -7,6 +7,12 @@ PKGS="postgresql-15 postgresql-server-dev-15 postgresql-contrib libipc-run-perl 
 if [ "${WG_WITH_BENCH:-0}" = 1 ]; then
 	PKGS="$PKGS valgrind"
 fi
+# the real monitoring chain for test/t/060_prometheus.pl (WG_WITH_MONITORING=0
+# skips them, and the test says so); the test runs
+# its own exporter and prometheus on free ports, not the packages' services
+if [ "${WG_WITH_MONITORING:-1}" = 1 ]; then
+	PKGS="$PKGS prometheus prometheus-postgres-exporter curl"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -11,7 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-bash scripts/deps.sh || { echo "FAILED: could not install dependencies"; exit 1; }
+# WG_SKIP_DEPS=1: the caller installed them (scripts/chroot.sh does)
+[ "${WG_SKIP_DEPS:-0}" = 1 ] || bash scripts/deps.sh ||
+	{ echo "FAILED: could not install dependencies"; exit 1; }
 . scripts/env.sh
 
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null || { echo "FAILED: build"; exit 1; }
@@ -71,20 +73,21 @@ run_suite() {
 
 # subset selection: make's command-line variables override the Makefile's
 sel() { [ -n "${2:-}" ] && { [ "$2" = none ] && echo "$1=" || echo "$1=$2"; } || true; }
+# (one word each, so that "WG_REGRESS='a b'" selects two tests)
 REG_SEL=$(sel REGRESS "${WG_REGRESS:-}")
 ISO_SEL=$(sel ISOLATION "${WG_ISOLATION:-}")
 TAP_SEL=$(sel PROVE_TESTS "${WG_TAP:-}")
 
 [ "${WG_REGRESS:-}" != none ] &&
-	run_suite pg_regress regress.log regression.diffs log ISOLATION= TAP_TESTS= $REG_SEL
+	run_suite pg_regress regress.log regression.diffs log ISOLATION= TAP_TESTS= ${REG_SEL:+"$REG_SEL"}
 [ "${WG_ISOLATION:-}" != none ] &&
-	run_suite isolation isolation.log output_iso/regression.diffs output_iso/log REGRESS= TAP_TESTS= $ISO_SEL
+	run_suite isolation isolation.log output_iso/regression.diffs output_iso/log REGRESS= TAP_TESTS= ${ISO_SEL:+"$ISO_SEL"}
 
 rc=0
 : > "$WORK/tap.log"
 if [ "${WG_TAP:-}" != none ]; then
 echo "== TAP"
-run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= $TAP_SEL \
+run make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= ISOLATION= ${TAP_SEL:+"$TAP_SEL"} \
 	> "$WORK/tap.log" 2>&1
 rc=$?
 fi

@@ -60,6 +60,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
+
 #include "config_cache.h"
 
 #define WG_MAX_CONFIG_CACHES	8
@@ -184,7 +186,7 @@ wg_config_cache_ensure(WgConfigCache *c)
 		c->def->begin(c->cxt, relid, c->def->arg);
 
 		snap = RegisterSnapshot(GetLatestSnapshot());
-		scan = table_beginscan(rel, snap, 0, NULL);
+		scan = wg_table_beginscan(rel, snap);
 		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 			c->def->row(RelationGetDescr(rel), tup, c->def->arg);
 		table_endscan(scan);

@@ -30,6 +30,9 @@
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
 
 #include "ddl_classify.h"
 
@@ -220,25 +223,57 @@ classify_explain(ExplainStmt *stmt, WgDdlClass *out)
 void
 wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 {
+	WgRewriteCommand rewrite;
+	RangeVar   *rewritten;
+	List	   *rewrite_options;
+
 	memset(out, 0, sizeof(*out));
 	out->tag = GetCommandTagName(CreateCommandTag(parsetree));
+
+	/*
+	 * CLUSTER and VACUUM FULL (one REPACK statement from PostgreSQL 19 on:
+	 * see compat.h) keep their own tags and rules on every version.
+	 */
+	rewrite = wg_rewrite_command(parsetree, &rewritten, &rewrite_options);
+	switch (rewrite)
+	{
+		case WG_REWRITE_VACUUM:
+		case WG_REWRITE_VACUUM_FULL:
+			/* plain VACUUM and ANALYZE are maintenance, not DDL */
+			if (rewrite == WG_REWRITE_VACUUM &&
+				!wg_option_bool(rewrite_options, "full"))
+				return;
+			out->is_ddl = true;
+			out->tag = "VACUUM";
+			set_rule(out, WG_RULE_REWRITE, rewritten,
+					 "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock",
+					 "Use plain VACUUM, or pg_repack for an online rewrite. " HINT_BYPASS);
+			return;
+		case WG_REWRITE_CLUSTER:
+			out->is_ddl = true;
+			out->tag = "CLUSTER";
+			set_rule(out, WG_RULE_REWRITE, rewritten,
+					 "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock",
+					 "Use pg_repack for an online reorder. " HINT_BYPASS);
+			return;
+		case WG_REWRITE_REPACK:
+			out->is_ddl = true;
+			out->concurrently = wg_option_bool(rewrite_options, "concurrently");
+			if (!out->concurrently)
+				set_rule(out, WG_RULE_REWRITE, rewritten,
+						 "REPACK rewrites the table under an ACCESS EXCLUSIVE lock",
+						 "Use REPACK CONCURRENTLY, or pg_repack for an online rewrite. " HINT_BYPASS);
+			else
+				out->relation = rewritten;
+			return;
+		case WG_REWRITE_NONE:
+			break;
+	}
 
 	switch (nodeTag(parsetree))
 	{
 		case T_VacuumStmt:
-			{
-				VacuumStmt *stmt = (VacuumStmt *) parsetree;
-
-				/* plain VACUUM and ANALYZE are maintenance, not DDL */
-				if (!stmt->is_vacuumcmd || !wg_option_bool(stmt->options, "full"))
-					return;
-				out->is_ddl = true;
-				set_rule(out, WG_RULE_REWRITE,
-						 stmt->rels ? linitial_node(VacuumRelation, stmt->rels)->relation : NULL,
-						 "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock",
-						 "Use plain VACUUM, or pg_repack for an online rewrite. " HINT_BYPASS);
-				return;
-			}
+			return;				/* ANALYZE */
 		case T_ReindexStmt:
 			{
 				ReindexStmt *stmt = (ReindexStmt *) parsetree;
@@ -286,11 +321,6 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 			set_rule(out, WG_RULE_REWRITE, NULL,
 					 "ALTER TABLE ALL IN TABLESPACE copies every table it moves",
 					 "Move tables one at a time in a maintenance window. " HINT_BYPASS);
-			break;
-		case T_ClusterStmt:
-			set_rule(out, WG_RULE_REWRITE, ((ClusterStmt *) parsetree)->relation,
-					 "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock",
-					 "Use pg_repack for an online reorder. " HINT_BYPASS);
 			break;
 		case T_RefreshMatViewStmt:
 			{

@@ -63,7 +63,6 @@
 #include "pgstat.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
-#include "storage/sinvaladt.h"
 #include "catalog/pg_authid.h"
 #include "utils/acl.h"
 #include "utils/backend_status.h"
@@ -74,6 +73,7 @@
 #include "utils/rel.h"
 #include "utils/timeout.h"
 
+#include "compat.h"
 #include "ddl_classify.h"
 #include "ddl_guard.h"
 #include "workload_guard.h"
@@ -527,6 +527,24 @@ statement_has_secret(Node *stmt)
 	return false;
 }
 
+/*
+ * The schema of a table a statement creates.  An unqualified CREATE SCHEMA
+ * element is created in the new schema: up to PostgreSQL 18 parse analysis
+ * qualifies the element's name with it, 19 leaves it unqualified and relies
+ * on the search path CREATE SCHEMA sets for its elements.  Looking the
+ * schema up shows the same name on every version.
+ */
+static const char *
+new_table_schema(const WgDdlClass *cls, ProcessUtilityContext context)
+{
+	RangeVar   *rv = cls->relation;
+
+	if (rv->schemaname != NULL || cls->rule != WG_RULE_NEW_TABLE ||
+		cls->temp || context != PROCESS_UTILITY_SUBCOMMAND)
+		return rv->schemaname;
+	return get_namespace_name(RangeVarGetCreationNamespace(rv));
+}
+
 WgDdlState *
 wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 			 ProcessUtilityContext context)
@@ -561,7 +579,7 @@ wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 		st->statement = statement_slice(queryString, pstmt->stmt_location,
 										pstmt->stmt_len);
 	if (cls.relation)
-		st->relname = quote_qualified_identifier(cls.relation->schemaname,
+		st->relname = quote_qualified_identifier(new_table_schema(&cls, context),
 												 cls.relation->relname);
 	st->current_user = GetUserId();
 	st->outermost = (wg_ddl_current == NULL);
@@ -585,7 +603,7 @@ wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 			char		buf[32];
 
 			snprintf(buf, sizeof(buf), "%d", lock_ms);
-			st->lxid = MyProc->lxid;
+			st->lxid = wg_my_lxid();
 			st->guc_level = NewGUCNestLevel();
 			(void) set_config_option("lock_timeout", buf, PGC_USERSET,
 									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
@@ -657,7 +675,7 @@ wg_ddl_end(WgDdlState *st)
 	 * Restore lock_timeout, unless the statement committed inside itself
 	 * (then that commit popped our level already).
 	 */
-	if (st->guc_level > 0 && MyProc->lxid == st->lxid)
+	if (st->guc_level > 0 && wg_my_lxid() == st->lxid)
 		AtEOXact_GUC(true, st->guc_level);
 	st->guc_level = 0;
 
@@ -682,7 +700,7 @@ collect_blockers(WgBlocker *out, int max)
 	vxids = GetLockConflicts(&tick_tag, tick_mode, &n);
 	for (int i = 0; i < n && count < max && VirtualTransactionIdIsValid(vxids[i]); i++)
 	{
-		PGPROC	   *proc = BackendIdGetProc(vxids[i].backendId);
+		PGPROC	   *proc = wg_vxid_proc(vxids[i]);
 		WgBlocker  *b;
 		int			pid;
 
@@ -695,7 +713,7 @@ collect_blockers(WgBlocker *out, int max)
 		b->state = WG_BLOCKER_NO_STATUS;
 		for (int be = 1; be <= pgstat_fetch_stat_numbackends(); be++)
 		{
-			LocalPgBackendStatus *l = pgstat_fetch_stat_local_beentry(be);
+			LocalPgBackendStatus *l = wg_local_beentry(be);
 
 			if (l == NULL || l->backendStatus.st_procpid != pid)
 				continue;

@@ -43,6 +43,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -54,9 +55,11 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "ddl_rejection_counts.h"
 #include "digest_rules.h"
 #include "stats_file.h"
 #include "subxact.h"
@@ -446,6 +449,7 @@ wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
 	clip_copy(e->message, message, sizeof(e->message));
 	clip_copy(e->statement, st->statement, sizeof(e->statement));
 	LWLockRelease(ring->lock);
+	wg_ddl_count_rejection(rule);
 	if (pairs)
 		pfree(pairs);
 }
@@ -680,7 +684,7 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the subxact */
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
 	if (SPI_execute_with_args(
 							  "INSERT INTO workload_guard.ddl_history "
 							  "(started_at, duration_ms, lock_wait_ms, session_role, effective_role,"

@@ -23,9 +23,10 @@
  * inactive too; block it again under its new name).
  *
  * The check (ExecutorStart, before the statement starts; ProcessUtility
- * for utility statements' digests: CALL, COPY, DO, ...).  wg_digest_rules_armed is
- * false when the cache is current and holds no rule for this database: the
- * only cost then is that one test (the macro in digest_rules.h).  Otherwise
+ * for utility statements' digests: CALL, COPY, DO, ...).
+ * wg_digest_rules_armed is false when the cache is current and holds no
+ * rule for this database: the only cost then is that one test (the macro
+ * in digest_rules.h).  Otherwise
  * one dynahash probe on the queryid; only a hit looks further (scope,
  * expiry against the statement's start time, self-lockout exemption,
  * counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
@@ -59,7 +60,8 @@
  * utility statement, at the abort of the (sub)transaction that took it
  * (errors, statement_timeout, cancel; an execution that failed never
  * reaches ExecutorEnd), or at backend exit (FATAL, pg_terminate_backend) by
- * a before_shmem_exit callback.
+ * a before_shmem_exit callback.  A backend killed by SIGKILL makes the
+ * postmaster reinitialize shared memory, counters included.
  *
  * Rule writes take a SHARE ROW EXCLUSIVE lock on the table: one writer at a
  * time.  Under READ COMMITTED each statement after the lock sees every
@@ -67,8 +69,7 @@
  * Under REPEATABLE READ and SERIALIZABLE the snapshot may predate the lock:
  * a write whose digest's rules changed since then fails with SQLSTATE 40001
  * and a hint to retry (rules_check_snapshot), instead of overwriting or
- * missing a rule the transaction never saw.  A backend killed by SIGKILL makes the postmaster reinitialize
- * shared memory, counters included.
+ * missing a rule the transaction never saw.
  *
  *-------------------------------------------------------------------------
  */
@@ -81,6 +82,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -96,6 +98,7 @@
 #include "parser/parsetree.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -108,6 +111,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "config_cache.h"
@@ -287,9 +291,9 @@ wg_digest_rules_shmem_startup(void)
 	}
 	info.keysize = sizeof(WgCounterKey);
 	info.entrysize = sizeof(WgRuleCounters);
-	rules_counters = ShmemInitHash("workload_guard rules hash",
-								   wg_max_digest_rules, wg_max_digest_rules,
-								   &info, HASH_ELEM | HASH_BLOBS);
+	rules_counters = wg_shmem_init_hash("workload_guard rules hash",
+										wg_max_digest_rules,
+										&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -334,7 +338,7 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 	/* the management functions, by the hash their plans record them with */
 	nsp = get_rel_namespace(relid);
 	rules_nsp = nsp;
-	for (i = 0; i < lengthof(exempt_functions); i++)
+	for (i = 0; i < (int) lengthof(exempt_functions); i++)
 	{
 		CatCList   *list;
 		int			j;
@@ -636,8 +640,8 @@ wg_digest_rules_post_parse_analyze(ParseState *pstate, Query *query)
 		inner = ((CreateTableAsStmt *) query->utilityStmt)->query;
 
 	if (inner && IsA(inner, Query) && ((Query *) inner)->utilityStmt == NULL &&
-		((Query *) inner)->queryId == UINT64CONST(0))
-		(void) JumbleQuery((Query *) inner, pstate->p_sourcetext);
+		((Query *) inner)->queryId == WG_NO_QUERYID)
+		(void) wg_jumble_query((Query *) inner, pstate->p_sourcetext);
 }
 
 /*
@@ -652,10 +656,12 @@ statement_exempt(PlannedStmt *ps)
 {
 	ListCell   *lc;
 	int			i;
+	int			state = -1;
+	int			rti;
 
-	foreach(lc, ps->resultRelations)
+	while ((rti = wg_next_result_relation(ps, &state)) > 0)
 	{
-		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
+		RangeTblEntry *rte = rt_fetch(rti, ps->rtable);
 
 		if (OidIsValid(rules_nsp) && get_rel_namespace(rte->relid) == rules_nsp)
 			return true;
@@ -983,7 +989,7 @@ refuse_in_recovery(const char *fname)
 	if (RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot change digest rules on a standby"),
+				 errmsg("cannot execute %s() during recovery", fname),
 				 errdetail("Digest rules are stored in table workload_guard.digest_rules, which is read-only during recovery."),
 				 errhint("Call workload_guard.%s() on the primary; the rule reaches every standby with the WAL.",
 						 fname)));
@@ -995,9 +1001,7 @@ arg_queryid(FunctionCallInfo fcinfo, int argno)
 	int64		queryid;
 
 	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("queryid must not be null")));
+		wg_null_argument("queryid");
 	queryid = PG_GETARG_INT64(argno);
 	if (queryid == 0)
 		ereport(ERROR,
@@ -1343,9 +1347,7 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 						 NameStr(*a->dbname), fname)));
 
 	if (PG_ARGISNULL(dry_arg))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("dry_run must not be null")));
+		wg_null_argument("dry_run");
 	a->dry_run = PG_GETARG_BOOL(dry_arg);
 }
 
@@ -1386,9 +1388,7 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 	a.queryid = arg_queryid(fcinfo, 0);
 	a.cap = true;
 	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_running must not be null")));
+		wg_null_argument("max_running");
 	a.max_running = PG_GETARG_INT32(1);
 	if (a.max_running < 1)
 		ereport(ERROR,
@@ -1425,7 +1425,9 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
  * exist (an unblock of no digest is exactly the housekeeping).  Other
  * databases' rules of the role are inactive already (role_still_named) and
  * go at their next rule write.  The DROP ROLE has succeeded: a failure here
- * is a WARNING, never its error.
+ * is a WARNING, never its error.  Nor does it wait for the table's lock
+ * (a rule write in progress): the rules are inactive already, and the next
+ * rule write deletes them.
  */
 static void
 roles_dropped_cb(void *arg)
@@ -1440,12 +1442,15 @@ void
 wg_digest_rules_roles_dropped(void)
 {
 	Oid			nsp;
+	Oid			relid;
 	ErrorData  *edata;
 
 	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
 		return;
 	nsp = get_namespace_oid("workload_guard", true);
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid(WG_RULES_TABLE, nsp)))
+	relid = OidIsValid(nsp) ? get_relname_relid(WG_RULES_TABLE, nsp) : InvalidOid;
+	if (!OidIsValid(relid) ||
+		!ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
 		return;
 	edata = wg_run_in_subxact(roles_dropped_cb, NULL);
 	if (edata == NULL)

@@ -234,7 +234,7 @@ wg_ih_rebuild(void)
 	if (rel != NULL)
 	{
 		Snapshot	snap = RegisterSnapshot(GetCatalogSnapshot(cfg));
-		TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+		TableScanDesc scan = wg_table_beginscan(rel, snap);
 		HeapTuple	tup;
 
 		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
@@ -547,7 +547,7 @@ wg_disable_index(PG_FUNCTION_ARGS)
 	bool		inserted;
 	Oid			argtypes[6] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
 	Datum		values[6];
-	char		nulls[6] = "      ";
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	wg_require_loaded();
 	if (PG_ARGISNULL(0))

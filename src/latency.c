@@ -44,11 +44,13 @@
 
 
 #include "access/parallel.h"
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parser.h"
+#include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -56,6 +58,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "histogram.h"
@@ -456,9 +459,9 @@ wg_latency_shmem_startup(void)
 	info.entrysize = sizeof(WgHashEntry);
 	info.hash = wg_key_hash;
 	info.match = wg_key_match;
-	wg_lat_hash = ShmemInitHash("workload_guard latency hash",
-							wg_max_statements, wg_max_statements,
-							&info, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
+	wg_lat_hash = wg_shmem_init_hash("workload_guard latency hash",
+									 wg_max_statements, &info,
+									 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
 
 	LWLockRelease(AddinShmemInitLock);
 
@@ -605,8 +608,10 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 }
 
 void
-wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
+wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level)
 {
+	int			n;
+
 	if (query->utilityStmt != NULL && level < WG_MAX_PLAN_LEVELS)
 	{
 		pending_utility[level].queryid = query->queryId;
@@ -615,7 +620,7 @@ wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
 		return;
 	}
 	if (jstate == NULL || jstate->clocations_count == 0 ||
-		query->queryId == UINT64CONST(0) || level >= WG_MAX_PLAN_LEVELS ||
+		query->queryId == WG_NO_QUERYID || level >= WG_MAX_PLAN_LEVELS ||
 		!wg_latency_enabled(level))
 		return;
 	if (jstate->clocations_count > WG_MAX_NORM_CONSTS)
@@ -627,11 +632,14 @@ wg_latency_post_parse_analyze(Query *query, JumbleState *jstate, int level)
 	pending_norm[level].stmt_location = query->stmt_location;
 	pending_norm[level].stmt_len = query->stmt_len;
 	pending_norm[level].first_param = jstate->highest_extern_param_id;
-	pending_norm[level].nlocs = jstate->clocations_count;
-	pending_norm[level].lex.standard_conforming_strings = standard_conforming_strings;
+	pending_norm[level].lex.standard_conforming_strings = wg_standard_conforming_strings();
 	pending_norm[level].lex.backslash_quote = backslash_quote;
-	memcpy(pending_norm[level].locs, jstate->clocations,
-		   sizeof(LocationLen) * jstate->clocations_count);
+	/* the statement's own parameters stay as written (compat.h) */
+	n = 0;
+	for (int i = 0; i < jstate->clocations_count; i++)
+		if (!wg_location_is_param(&jstate->clocations[i]))
+			pending_norm[level].locs[n++] = jstate->clocations[i];
+	pending_norm[level].nlocs = n;
 }
 
 void

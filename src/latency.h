@@ -36,7 +36,7 @@ extern void wg_latency_shmem_startup(void);
 struct JumbleState;
 struct Query;
 extern void wg_latency_post_parse_analyze(struct Query *query,
-										  struct JumbleState *jstate, int level);
+										  const struct JumbleState *jstate, int level);
 
 /* planner: remember how long planning took for the coming execution */
 extern void wg_latency_planned(uint64 queryid, int level, instr_time *duration);

@@ -3,8 +3,9 @@
  * latency_internal.h
  *	  What the latency files share among themselves: the layout of the
  *	  shared digest table and the helpers every one of them needs.  Only
- *	  latency.c (recording, store, eviction), latency_file.c (persistence)
- *	  and latency_sql.c (SQL functions) include it; the locking protocol is
+ *	  latency.c (recording, store, eviction), latency_file.c (persistence),
+ *	  latency_sql.c (SQL functions) and latency_export.c (monitoring
+ *	  exports, read-only) include it; the locking protocol is
  *	  in latency.c's header.
  *
  *-------------------------------------------------------------------------
@@ -78,6 +79,36 @@ typedef struct WgLatencyShared
 	int		   *free_slots;		/* [max_digests] */
 	WgDigest   *digests;		/* [max_digests] */
 } WgLatencyShared;
+
+/*
+ * A private copy of one digest.  Readers copy digests one at a time, each
+ * under the shared lock held for that copy only, and compute everything
+ * else (percentiles, tuples) without the lock: a scan of the whole table by
+ * a monitoring tool never keeps a backend that must create a digest (which
+ * takes the lock exclusively) waiting longer than one copy.
+ */
+typedef struct WgDigestSnap
+{
+	WgLatencyKey key;
+	TimestampTz stats_since;
+	uint64		calls;
+	uint64		errors;
+	uint64		cancels;
+	uint64		total_ns;
+	uint64		min_ns;
+	uint64		max_ns;
+	uint64		out_of_range;
+	uint64		recent_calls;
+	uint64		recent_errors;
+	double		recent_seconds;
+	char		query[WG_QUERY_TEXT_LEN];
+	uint64		buckets[WG_HIST_BUCKETS];
+	uint64		recent[WG_HIST_BUCKETS];
+} WgDigestSnap;
+
+/* copy one slot (latency_sql.c); see WgDigestSnap */
+extern bool wg_latency_snapshot(int slot, const uint64 *queryid, uint64 now_ns,
+								WgDigestSnap *out);
 
 /* shared state (latency.c) */
 extern WgLatencyShared *wg_lat;

@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
 
 #include "latency_internal.h"
 #include "workload_guard.h"
@@ -95,32 +96,6 @@ digest_recent(WgDigest *d, uint64 now_ns, uint64 *out, uint64 *errors,
 	*seconds = (double) (now_ns - (oldest - WG_EPOCH_BASE) * window_ns) / 1e9;
 	return calls;
 }
-
-/*
- * A private copy of one digest.  Readers copy digests one at a time, each
- * under the shared lock held for that copy only, and compute everything
- * else (percentiles, tuples) without the lock: a scan of the whole table by
- * a monitoring tool never keeps a backend that must create a digest (which
- * takes the lock exclusively) waiting longer than one copy.
- */
-typedef struct WgDigestSnap
-{
-	WgLatencyKey key;
-	TimestampTz stats_since;
-	uint64		calls;
-	uint64		errors;
-	uint64		cancels;
-	uint64		total_ns;
-	uint64		min_ns;
-	uint64		max_ns;
-	uint64		out_of_range;
-	uint64		recent_calls;
-	uint64		recent_errors;
-	double		recent_seconds;
-	char		query[WG_QUERY_TEXT_LEN];
-	uint64		buckets[WG_HIST_BUCKETS];
-	uint64		recent[WG_HIST_BUCKETS];
-} WgDigestSnap;
 
 /*
  * Copies slot into *out; false if the slot is free or (queryid != NULL)
@@ -440,4 +415,15 @@ wg_latency_info(PG_FUNCTION_ARGS)
 	LWLockRelease(wg_lat->lock);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * digest_snapshot() for the other latency files (latency_export.c): the one
+ * way to read a digest, under the protocol above.
+ */
+bool
+wg_latency_snapshot(int slot, const uint64 *queryid, uint64 now_ns,
+					WgDigestSnap *out)
+{
+	return digest_snapshot(slot, queryid, now_ns, out);
 }

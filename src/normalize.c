@@ -53,9 +53,8 @@ fill_in_constant_lengths(LocationLen *locs, int nlocs, const char *query,
 		qsort(locs, nlocs, sizeof(LocationLen), comp_location);
 
 	yyscanner = scanner_init(query, &yyextra, &ScanKeywords, ScanKeywordTokens);
-	yyextra.escape_string_warning = false;
 	/* tokenize as the parse did, whatever the settings are now */
-	yyextra.standard_conforming_strings = lex->standard_conforming_strings;
+	wg_scanner_set_strings(yyextra, lex->standard_conforming_strings);
 	yyextra.backslash_quote = lex->backslash_quote;
 
 	for (i = 0; i < nlocs; i++)
@@ -63,6 +62,8 @@ fill_in_constant_lengths(LocationLen *locs, int nlocs, const char *query,
 		int			loc = locs[i].location - query_loc;
 		int			tok;
 
+		if (wg_location_is_squashed(&locs[i]))
+			continue;			/* a list: the jumble measured it */
 		locs[i].length = -1;
 		if (loc <= last_loc)
 			continue;			/* duplicate */
@@ -121,7 +122,8 @@ wg_normalize_query(const char *query, int query_loc, int query_len,
 		if (locs[i].length < 0 || off < quer_loc || off + locs[i].length > query_len)
 			continue;
 		appendBinaryStringInfo(&out, text + quer_loc, off - quer_loc);
-		appendStringInfo(&out, "$%d", first_param + ++n);
+		appendStringInfo(&out, wg_location_is_squashed(&locs[i]) ?
+						 "$%d /*, ... */" : "$%d", first_param + ++n);
 		quer_loc = off + locs[i].length;
 	}
 	appendBinaryStringInfo(&out, text + quer_loc, query_len - quer_loc);

@@ -24,8 +24,9 @@
  *					CONCURRENTLY after it succeeded; the digest rules of
  *					dropped roles are deleted after DROP ROLE.  Digest
  *					rules on the utility's own digest come first of all.
- *	get_relation_info	previous hook first (it may add hypothetical indexes),
- *					then disabled indexes are removed from the list.
+ *	get_relation_info (build_simple_rel from 19)	previous hook first (it
+ *					may add hypothetical indexes), then disabled indexes are
+ *					removed from the list.
  *
  * Statements workload_guard runs itself (wg_internal_level > 0) are neither
  * timed nor checked against digest rules, in every hook.
@@ -47,6 +48,7 @@
 
 #include "compat.h"
 #include "ddl_guard.h"
+#include "ddl_rejection_counts.h"
 #include "index_hide.h"
 #include "digest_rules.h"
 #include "latency.h"
@@ -65,7 +67,7 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
-static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+static wg_relinfo_hook_type prev_relinfo_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
@@ -77,11 +79,9 @@ void		_PG_init(void);
 static void wg_shmem_request(void);
 static void wg_shmem_startup(void);
 static void wg_post_parse_analyze(ParseState *pstate, Query *query,
-								  JumbleState *jstate);
-static PlannedStmt *wg_planner(Query *parse, const char *query_string,
-							   int cursorOptions, ParamListInfo boundParams);
-static void wg_get_relation_info(PlannerInfo *root, Oid relationObjectId,
-								 bool inhparent, RelOptInfo *rel);
+								  WG_HOOK_JUMBLESTATE *jstate);
+static PlannedStmt *wg_planner(WG_PLANNER_ARGS);
+static void wg_relation_info(WG_RELINFO_ARGS);
 static void wg_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void wg_ExecutorRun(WG_EXECUTORRUN_ARGS);
 static void wg_ExecutorFinish(QueryDesc *queryDesc);
@@ -126,8 +126,8 @@ _PG_init(void)
 	post_parse_analyze_hook = wg_post_parse_analyze;
 	prev_planner_hook = planner_hook;
 	planner_hook = wg_planner;
-	prev_get_relation_info_hook = get_relation_info_hook;
-	get_relation_info_hook = wg_get_relation_info;
+	prev_relinfo_hook = wg_relinfo_hook;
+	wg_relinfo_hook = wg_relation_info;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = wg_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
@@ -153,6 +153,7 @@ wg_shmem_request(void)
 
 	wg_latency_shmem_request();
 	wg_ddl_shmem_request();
+	wg_ddl_counts_shmem_request();
 	wg_digest_rules_shmem_request();
 }
 
@@ -164,6 +165,7 @@ wg_shmem_startup(void)
 
 	wg_latency_shmem_startup();
 	wg_ddl_shmem_startup();
+	wg_ddl_counts_shmem_startup();
 	wg_digest_rules_shmem_startup();
 }
 
@@ -172,7 +174,8 @@ wg_shmem_startup(void)
  * core leaves at queryid 0 (see digest_rules.c).
  */
 static void
-wg_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+wg_post_parse_analyze(ParseState *pstate, Query *query,
+					  WG_HOOK_JUMBLESTATE *jstate)
 {
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
@@ -190,13 +193,12 @@ wg_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
  * (constant folding of SQL functions).
  */
 static PlannedStmt *
-wg_planner(Query *parse, const char *query_string, int cursorOptions,
-		   ParamListInfo boundParams)
+wg_planner(WG_PLANNER_ARGS)
 {
 	PlannedStmt *result;
 	instr_time	start,
 				duration;
-	volatile bool timed = parse->queryId != UINT64CONST(0) &&
+	volatile bool timed = parse->queryId != WG_NO_QUERYID &&
 		wg_latency_enabled(wg_nesting_level) && wg_internal_level == 0;
 
 	if (timed)
@@ -206,11 +208,9 @@ wg_planner(Query *parse, const char *query_string, int cursorOptions,
 	PG_TRY();
 	{
 		if (prev_planner_hook)
-			result = prev_planner_hook(parse, query_string, cursorOptions,
-									   boundParams);
+			result = prev_planner_hook(WG_PLANNER_PASS);
 		else
-			result = standard_planner(parse, query_string, cursorOptions,
-									  boundParams);
+			result = standard_planner(WG_PLANNER_PASS);
 	}
 	PG_CATCH();
 	{
@@ -237,15 +237,17 @@ wg_planner(Query *parse, const char *query_string, int cursorOptions,
 /*
  * Disabled indexes are removed after the previous hook ran, so an index it
  * adds (HypoPG's hypothetical ones are skipped by flag) or removes is seen.
+ * The hook is get_relation_info_hook up to 18 and build_simple_rel_hook from
+ * 19 (compat.h): either way it runs once the relation's index list is built.
  */
 static void
-wg_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
-					 RelOptInfo *rel)
+wg_relation_info(WG_RELINFO_ARGS)
 {
-	if (prev_get_relation_info_hook)
-		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+	if (prev_relinfo_hook)
+		prev_relinfo_hook(WG_RELINFO_PASS);
 
-	wg_index_hide_relation_info(root, relationObjectId, inhparent, rel);
+	if (WG_RELINFO_IS_RELATION)
+		wg_index_hide_relation_info(root, WG_RELINFO_RELID, WG_RELINFO_INH, rel);
 }
 
 static void

@@ -54,6 +54,15 @@ wg_check_reason(const char *reason)
 						   len, WG_MAX_REASON)));
 }
 
+/* one message for a NULL argument of any function of ours */
+static inline void
+wg_null_argument(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("argument \"%s\" must not be null", name)));
+}
+
 /* "schema"."relation", quoted where needed, for messages and records */
 static inline char *
 wg_qualified_name(Oid relid)

@@ -77,6 +77,8 @@ BEGIN
     END IF;
     msg := regexp_replace(msg, 'OID \d+', 'OID N', 'g');
     msg := regexp_replace(msg, 'pg_temp_\d+', 'pg_temp_N', 'g');
+    -- from PostgreSQL 17 a range error shows the units: "(0 ms .. 10 ms)"
+    msg := regexp_replace(msg, '\((-?\d+) (\w+) \.\. (-?\d+) \2\)', '(\1 .. \3)', 'g');
     RETURN st || ': ' || msg;
 END
 $$;
@@ -322,6 +324,41 @@ INSERT INTO bi_case (obj, arg, sql) VALUES
 ('workload_guard.track_utility', NULL, $$SET workload_guard.track_utility = 'no way'$$),
 ('workload_guard.track_utility', NULL, $$SET ROLE regress_bi_plain; SET workload_guard.track_utility = off$$),
 ('workload_guard.no_such_setting', NULL, $$SET workload_guard.no_such_setting = on$$);
+-- monitoring (src/latency_export.c, src/ddl_rejection_counts.c)
+INSERT INTO bi_case (obj, arg, sql) VALUES
+('prometheus_latency', 'top', $$SELECT count(*) FROM workload_guard.prometheus_latency(NULL)$$),
+('prometheus_latency', 'top', $$SELECT count(*) FROM workload_guard.prometheus_latency(0)$$),
+('prometheus_latency', 'top', $$SELECT count(*) FROM workload_guard.prometheus_latency(-2147483648)$$),
+('prometheus_latency', 'top', $$SELECT count(*) >= 0 FROM workload_guard.prometheus_latency(2147483647)$$),
+('latency_export', 'queryid', $$SELECT workload_guard.latency_export(NULL)$$),
+('latency_export', 'queryid', $$SELECT workload_guard.latency_export(0)$$),
+('latency_export', 'queryid', $$SELECT workload_guard.latency_export(-9223372036854775808)$$),
+('latency_merge', '$1', $$SELECT workload_guard.latency_merge(v) FROM (VALUES (NULL::bytea)) t(v)$$),
+('latency_merge', '$1', $$SELECT workload_guard.latency_merge(v) FROM (VALUES ('\x'::bytea)) t(v)$$),
+('latency_merge', '$1', $$SELECT workload_guard.latency_merge(v) FROM (VALUES ('\xff'::bytea)) t(v)$$),
+('_latency_merge_step', '$1', $$SELECT workload_guard._latency_merge_step(NULL, NULL)$$),
+('_latency_merge_step', '$2', $$SELECT workload_guard._latency_merge_step(NULL, '\x01'::bytea)$$),
+('_latency_merge_final', '$1', $$SELECT workload_guard._latency_merge_final(NULL)$$),
+('latency_value_percentile', 'value', $$SELECT workload_guard.latency_value_percentile(NULL, 0.5)$$),
+('latency_value_percentile', 'value', $$SELECT workload_guard.latency_value_percentile('\x0100', 0.5)$$),
+('latency_value_percentile', 'fraction', $$SELECT workload_guard.latency_value_percentile('\x0102000000e803000000000000d007000000000000000000000040af400000020000000000000020000100000000000000'::bytea, NULL)$$),
+('latency_value_percentile', 'fraction', $$SELECT workload_guard.latency_value_percentile('\x0102000000e803000000000000d007000000000000000000000040af400000020000000000000020000100000000000000'::bytea, 'NaN')$$),
+('latency_value_percentile', 'fraction', $$SELECT workload_guard.latency_value_percentile('\x0102000000e803000000000000d007000000000000000000000040af400000020000000000000020000100000000000000'::bytea, -1)$$),
+('latency_value_stats', 'value', $$SELECT workload_guard.latency_value_stats(NULL)$$),
+('latency_value_stats', 'value', $$SELECT workload_guard.latency_value_stats('\x00')$$),
+('latency_chart', 'queryid', $$SELECT count(*) FROM workload_guard.latency_chart(NULL::bigint)$$),
+('latency_chart', 'queryid', $$SELECT count(*) FROM workload_guard.latency_chart(0)$$),
+('latency_chart', 'value', $$SELECT count(*) FROM workload_guard.latency_chart(NULL::bytea)$$),
+('latency_chart', 'value', $$SELECT count(*) FROM workload_guard.latency_chart('\x01ffffffff'::bytea)$$),
+('latency_chart', 'buckets', $$SELECT count(*) FROM workload_guard.latency_chart(NULL, '{1}'::bigint[])$$),
+('latency_chart', 'buckets', $$SELECT count(*) FROM workload_guard.latency_chart('{-1}'::int[], '{1}'::bigint[])$$),
+('latency_chart', 'buckets', $$SELECT count(*) FROM workload_guard.latency_chart('{{1}}'::int[], '{1}'::bigint[])$$),
+('latency_chart', 'counts', $$SELECT count(*) FROM workload_guard.latency_chart('{1}'::int[], NULL)$$),
+('latency_chart', 'counts', $$SELECT count(*) FROM workload_guard.latency_chart('{1}'::int[], '{NULL}'::bigint[])$$),
+('latency_chart', 'counts', $$SELECT count(*) FROM workload_guard.latency_chart('{1,2}'::int[], '{9223372036854775807,1}'::bigint[])$$),
+('ddl_rejection_counts', '', $$SELECT count(*) FROM workload_guard.ddl_rejection_counts()$$),
+('_ddl_history_keep_id', '', $$SELECT workload_guard._ddl_history_keep_id()$$),
+('_index_rules_resolve', '', $$SELECT workload_guard._index_rules_resolve()$$);
 
 \pset format unaligned
 \pset footer off

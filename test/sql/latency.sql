@@ -109,7 +109,10 @@ WHERE NOT toplevel AND query LIKE 'SELECT 1 / (id - id) FROM t WHERE id = 9%';
 SET workload_guard.track = 'top';
 
 -- parallel workers do not record: the leader counts each execution once
-SET force_parallel_mode = on;
+-- (force_parallel_mode is called debug_parallel_query from PostgreSQL 16)
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000
+       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END AS parallel_guc \gset
+SET :parallel_guc = on;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -117,7 +120,7 @@ SET max_parallel_workers_per_gather = 2;
 SELECT count(*) FROM t WHERE v LIKE 'v1%';
 SELECT count(*) FROM t WHERE v LIKE 'v2%';
 SELECT count(*) FROM t WHERE v LIKE 'v3%';
-RESET force_parallel_mode;
+RESET :parallel_guc;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;

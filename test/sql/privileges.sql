@@ -111,8 +111,13 @@ VALUES ('schema workload_guard', 'CREATE', 'CREATE TABLE workload_guard.pm_plant
        ('setting workload_guard.ddl_mode', 'GRANT SET', 'GRANT SET ON PARAMETER workload_guard.ddl_mode TO PUBLIC');
 
 -- every member is of a kind handled above
+-- (a relation's row type and its array type go with the relation: from
+-- PostgreSQL 17 they are extension members of their own)
 SELECT descr AS "member without a row" FROM pm_member m
  WHERE classid NOT IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_event_trigger'::regclass)
+   AND NOT (classid = 'pg_type'::regclass AND EXISTS
+            (SELECT FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem
+              WHERE t.oid = m.objid AND (t.typrelid <> 0 OR e.typrelid <> 0)))
     OR (classid = 'pg_class'::regclass
         AND (SELECT relkind FROM pg_class WHERE oid = m.objid) NOT IN ('r', 'v', 'S'));
 

@@ -69,7 +69,7 @@ for my $node ($standby, $cascade)
 # the management functions refuse to run on a standby
 my ($ret, $out, $err) = $standby->psql('postgres',
 	"SELECT workload_guard.block_digest($qid, 'from the standby')");
-like($err, qr/cannot change digest rules on a standby/,
+like($err, qr/cannot execute block_digest\(\) during recovery/,
 	'block_digest refused on a standby');
 
 $primary->safe_psql('postgres',

@@ -1,7 +1,8 @@
 # Caps of one digest in two databases never share slots: each database's
 # rule counts the executions of its own sessions only, and each database's
 # blocked_digests shows its own rules' counters.  The query names no table,
-# so its digest is the same in both databases.
+# so its digest is the same in both databases.  A utility statement's cap
+# slot (a CALL) comes back when its backend is terminated.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -63,6 +64,33 @@ is(running('postgres') . ' / ' . running('other'),
 	'one in postgres: 0 / one in other: 0', 'no slot held anywhere');
 $holder->quit;
 $holder2->quit;
+
+# a CALL holds its slot while it runs; pg_terminate_backend gives it back
+$node->safe_psql('postgres', q{
+	CREATE PROCEDURE nap() LANGUAGE plpgsql AS $$
+	BEGIN PERFORM pg_sleep(coalesce(current_setting('regress.nap', true), '0')::float8); END $$});
+$node->safe_psql('postgres', 'CALL nap()');
+my $call_qid = $node->safe_psql('postgres',
+	q{SELECT queryid FROM workload_guard.statement_latency WHERE query = 'CALL nap()'});
+like($call_qid, qr/^-?\d+$/, 'the CALL has a digest');
+$node->safe_psql('postgres', "SELECT workload_guard.cap_digest($call_qid, 1, 'one nap')");
+
+my $napper = $node->background_psql('postgres', on_error_stop => 0);
+$napper->query_safe('SET regress.nap = 300');
+$napper->query_until(qr/started/, "\\echo started\nCALL nap();\n");
+ok($node->poll_query_until('postgres',
+	q{SELECT running = 1 FROM workload_guard.blocked_digests WHERE reason = 'one nap'}),
+	'the running CALL holds the slot');
+my ($rc, $out, $err) = $node->psql('postgres', "\\set VERBOSITY sqlstate\nCALL nap();");
+like($err, qr/53400/, 'a second CALL is capped while the first runs');
+$node->safe_psql('postgres', q{
+	SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	 WHERE query LIKE 'CALL nap()%' AND pid <> pg_backend_pid()});
+ok($node->poll_query_until('postgres',
+	q{SELECT running = 0 FROM workload_guard.blocked_digests WHERE reason = 'one nap'}),
+	'the terminated CALL gave its slot back');
+is(($node->psql('postgres', 'CALL nap()'))[0], 0, 'the CALL runs again');
+eval { $napper->quit };
 
 $node->stop;
 done_testing();
