@@ -53,6 +53,16 @@ CREATE OR REPLACE VIEW blocked_digests AS
     LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
                        WHERE cr.rule_created_at = r.created_at) c ON true;
 
+-- The sql_drop event trigger's DELETE of the rules of dropped indexes runs
+-- in C (src/index_hide.c) as an internal statement of workload_guard, like
+-- all the others: never recorded in statement_latency, never subject to a
+-- digest rule.  Same owner, privileges, SECURITY DEFINER and search_path.
+CREATE OR REPLACE FUNCTION _index_rules_on_drop()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'wg_index_rules_on_drop'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
 ------------------------------------------------------------------------------
 -- Monitoring: Prometheus histograms, fleet-wide latency values, text charts
 -- (src/latency_export.c)
@@ -198,3 +208,33 @@ CREATE OR REPLACE VIEW disabled_indexes AS
 
 REVOKE ALL ON FUNCTION _ddl_history_keep_id() FROM PUBLIC;
 REVOKE ALL ON FUNCTION _index_rules_resolve() FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- config: one invalidation protocol for both config tables, and every
+-- trigger the extension relies on fires in every session_replication_role
+-- (src/config_cache.c, src/index_hide.c)
+------------------------------------------------------------------------------
+
+-- disabled_index_rules is invalidated as digest_rules is: by the trigger
+-- config_changed() on every write (the management functions and the
+-- sql_drop event trigger no longer have to remember it).
+CREATE TRIGGER disabled_index_rules_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON disabled_index_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION config_changed();
+
+-- The sql_drop event trigger's DELETE (C since the brakes section above)
+-- fires this trigger like any other write.
+-- _index_rules_changed() is no longer needed by it; it stays (an explicit
+-- invalidation of the rules table, harmless), as does its C symbol.
+
+-- Triggers and event triggers fire by default only in sessions with
+-- session_replication_role = origin: not under "replica" (set by logical
+-- replication apply workers, by tools that load data, by hand), where a
+-- DROP INDEX would leave its rule behind and a write to a config table
+-- would reach no backend's cache.  The DDL event triggers of 1.0 already
+-- fire always.
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_changed;
+ALTER TABLE disabled_index_rules ENABLE ALWAYS TRIGGER disabled_index_rules_changed;
+ALTER EVENT TRIGGER workload_guard_disabled_index_drop ENABLE ALWAYS;
+-- (a data-only pg_restore --disable-triggers runs in replica mode too)
+ALTER TABLE ddl_history ENABLE ALWAYS TRIGGER ddl_history_keep_id;

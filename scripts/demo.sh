@@ -102,6 +102,23 @@ SELECT round(workload_guard.latency_percentile(queryid, 0.999)::numeric, 3) AS r
 FROM workload_guard.statement_latency WHERE query LIKE 'SELECT bid, count(*)%' LIMIT 1" \
 	-c "SELECT * FROM workload_guard.latency_info"
 
+title "what Prometheus scrapes (monitoring/queries.yaml): the top 3 digests as histograms"
+psql_ -c "
+SELECT role, queryid, count, round(sum_seconds::numeric, 3) AS sum_seconds, errors, cancels,
+       (SELECT string_agg(format('le=%s:%s', l, b), ' ')
+          FROM (SELECT l, b FROM unnest(le, bucket) u(l, b) WHERE b > 0 LIMIT 4) f) AS first_buckets
+FROM workload_guard.prometheus_latency(3)"
+
+title "a fleet-wide p99 from compact per-node values (here: this node twice, as if two nodes)"
+psql_ -c "
+WITH q AS (SELECT queryid FROM workload_guard.statement_latency
+           WHERE query LIKE 'SELECT bid, count(*)%' LIMIT 1),
+     nodes AS (SELECT workload_guard.latency_export(queryid) AS v FROM q, generate_series(1, 2))
+SELECT max(length(v)) AS bytes_per_node,
+       round(workload_guard.latency_value_percentile(workload_guard.latency_merge(v), 0.99)::numeric, 3) AS fleet_p99_ms,
+       (workload_guard.latency_value_stats(workload_guard.latency_merge(v))).calls AS fleet_calls
+FROM nodes"
+
 if [ -f scripts/demo_features.sh ]; then
 	. scripts/demo_features.sh
 fi

@@ -5,7 +5,7 @@
 # if a test fails, or if any server log holds a sanitizer report or a failed
 # Assert (scripts/run_all.sh scans the logs after the suites).
 #
-#   WG_SANITIZE_PG=18|15   major to build (default 18)
+#   WG_SANITIZE_PG=15|18   major to build (default 15)
 #   WG_SANITIZE_CACHE=DIR  where built servers are kept (/var/cache/workload_guard)
 #   WG_REGRESS / WG_ISOLATION / WG_TAP   subsets, as for make test
 #
@@ -26,12 +26,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-MAJOR=${WG_SANITIZE_PG:-18}
+MAJOR=${WG_SANITIZE_PG:-15}
 CACHE=${WG_SANITIZE_CACHE:-/var/cache/workload_guard}
 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 PG_BUILD_CFLAGS="-Og -ggdb $SANITIZE"
 CONFIGURE="--enable-cassert --enable-debug --enable-tap-tests --without-readline --without-icu --without-zlib"
-DEPS="gcc make perl libipc-run-perl bzip2"
+DEPS="gcc make perl libipc-run-perl bzip2 bison flex"	# 18: configure wants bison and flex
 APT="apt-get -q -o DPkg::Lock::Timeout=600"
 
 case $MAJOR in
@@ -40,17 +40,21 @@ case $MAJOR in
 	*) echo "FAILED: WG_SANITIZE_PG=$MAJOR: only 15 and 18 are supported"; exit 1 ;;
 esac
 PKG=postgresql-$MAJOR
-t0=$(date +%s)
 
 # deb-src for $SUITE, only if no configured source already offers $PKG.
 # sid gets no "deb" line, and a pin besides: no binary package comes from sid.
 need_apt_source() {
 	[ -n "$(apt-cache showsrc "$PKG" 2>/dev/null | grep '^Version:')" ] && return 0
 	[ "$(id -u)" = 0 ] || { echo "FAILED: no deb-src for $PKG (run as root)"; return 1; }
+	local uri
+	# the mirror this machine's apt already uses (its first non-security URI)
+	uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+		/etc/apt/sources.list.d/debian.sources 2>/dev/null)
+	[ -n "$uri" ] || { echo "FAILED: no URI in /etc/apt/sources.list.d/debian.sources"; return 1; }
 	cat > /etc/apt/sources.list.d/workload_guard-$SUITE-src.sources <<-EOF
 	# workload_guard make test-sanitize: source packages only, for $PKG
 	Types: deb-src
-	URIs: http://deb.debian.org/debian
+	URIs: $uri
 	Suites: $SUITE
 	Components: main
 	Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -116,6 +120,11 @@ build_pg() {
 	return 0
 }
 
+# one build at a time per major: a second run waits, then reuses it
+mkdir -p "$CACHE"
+exec 9> "$CACHE/pg-$MAJOR-cassert.lock"
+flock 9
+t0=$(date +%s)
 need_apt_source || { echo "FAILED: no source package for $PKG"; exit 1; }
 install_deps || { echo "FAILED: could not install build dependencies"; exit 1; }
 fetch_source || { echo "FAILED: apt-get source $PKG"; exit 1; }
@@ -124,14 +133,16 @@ PGDIR=$CACHE/pg-$MAJOR-cassert-$VERSION-$KEY
 
 if [ -x "$PGDIR/install/bin/pg_config" ] && [ -f "$PGDIR/built" ]; then
 	echo "test-sanitize: reusing $PGDIR (built in $(cat "$PGDIR/built") s)"
-	build_s=0
+	build_msg="cached build"
 else
 	rm -rf "$PGDIR"
 	mkdir -p "$PGDIR"
 	build_pg "$PGDIR" || exit 1
 	build_s=$(($(date +%s) - t0))
 	echo "$build_s" > "$PGDIR/built"
+	build_msg="built in $build_s s"
 fi
+flock -u 9
 cd "$SRC" || exit 1
 
 # a scratch copy of the installation: make install of the extension goes
@@ -155,9 +166,14 @@ export PG_CONFIG=$PGCOPY/bin/pg_config
 export WG_EXTRA_CFLAGS="$SANITIZE -Wno-clobbered"
 
 t1=$(date +%s)
-bash scripts/run_all.sh
-rc=$?
+out=$(mktemp /tmp/wg_sanitize_out.XXXXXX)
+bash scripts/run_all.sh 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
 suites_s=$(($(date +%s) - t1))
-echo "test-sanitize: PostgreSQL $VERSION with assertions, ASan+UBSan:" \
-	"build ${build_s} s, suites ${suites_s} s:" "$([ $rc = 0 ] && echo clean || echo FAILED)"
+counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+rm -f "$out"
+[ $rc != 0 ] && [ -z "$counts" ] && counts="0 passed, 1 failed"
+echo "sanitize: PostgreSQL $VERSION with assertions and ASan+UBSan ($build_msg," \
+	"suites in ${suites_s} s): $([ $rc = 0 ] && echo "no test failed, no sanitizer report, no failed Assert" || echo FAILED)"
+echo "sanitize: $counts"
 exit $rc

@@ -361,4 +361,16 @@ wg_rewrite_command(Node *parsetree, RangeVar **relation, List **options)
  * ----------------------------------------------------------------
  */
 
+/* ---- ddl: shims for the DDL guard (src/ddl_guard.c) ---- */
+
+/*
+ * DomainHasConstraints() gained an output argument, has_volatile, in
+ * PostgreSQL 19 (utils/typcache.h); NULL asks only whether there are any.
+ */
+#if PG_VERSION_NUM >= 190000
+#define WG_DOMAIN_HAS_CONSTRAINTS(typid) DomainHasConstraints((typid), NULL)
+#else
+#define WG_DOMAIN_HAS_CONSTRAINTS(typid) DomainHasConstraints(typid)
+#endif
+
 #endif							/* WG_COMPAT_H */

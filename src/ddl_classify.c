@@ -38,8 +38,20 @@
 
 PG_FUNCTION_INFO_V1(wg_ddl_classify_sql);
 
-static const char *const rule_names[WG_NUM_RULES] = {
-	"none", "rewrite", "validation", "index", "new_table"
+const WgDdlRuleInfo wg_ddl_rules[WG_NUM_RULES] = {
+	[WG_RULE_NONE] = {"none", NULL, NULL, false},
+	[WG_RULE_REWRITE] = {"rewrite", "ddl_rewrite",
+		"Sets the mode of the rule against statements that rewrite a table.",
+	true},
+	[WG_RULE_VALIDATION] = {"validation", "ddl_validation",
+		"Sets the mode of the rule against constraint validation under a strong lock.",
+	true},
+	[WG_RULE_INDEX] = {"index", "ddl_index",
+		"Sets the mode of the rule that indexes on existing tables are built and dropped CONCURRENTLY.",
+	true},
+	[WG_RULE_NEW_TABLE] = {"new_table", "ddl_new_tables",
+		"Sets the mode of the rule against creating permanent tables.",
+	false},
 };
 
 const char *
@@ -47,7 +59,7 @@ wg_ddl_rule_name(WgDdlRule rule)
 {
 	if (rule < 0 || rule >= WG_NUM_RULES)
 		return "unknown";
-	return rule_names[rule];
+	return wg_ddl_rules[rule].name;
 }
 
 static void
@@ -99,16 +111,22 @@ rangevar_is_temp(RangeVar *rv)
 }
 
 #define HINT_VALIDATE "Add the constraint with NOT VALID, then run ALTER TABLE ... VALIDATE CONSTRAINT, which does not block reads or writes."
+#define HINT_NOT_NULL "Add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT NULL, which uses the validated constraint and skips the scan."
 #define HINT_BYPASS "A superuser can set workload_guard.ddl_bypass for a planned maintenance window."
 
-/* a constraint added to an existing table, alone or with a new column */
+/*
+ * A constraint added to an existing table, alone or with a new column.
+ * new_column_fk: a FOREIGN KEY on a new column that PostgreSQL marks valid
+ * without checking (see classify_alter_table).
+ */
 static void
-classify_constraint(Constraint *con, RangeVar *rel, WgDdlClass *out)
+classify_constraint(Constraint *con, RangeVar *rel, bool new_column_fk,
+					WgDdlClass *out)
 {
 	switch (con->contype)
 	{
 		case CONSTR_FOREIGN:
-			if (!con->skip_validation)
+			if (!con->skip_validation && !new_column_fk)
 				set_rule(out, WG_RULE_VALIDATION, rel,
 						 "ADD FOREIGN KEY without NOT VALID", HINT_VALIDATE);
 			break;
@@ -124,10 +142,37 @@ classify_constraint(Constraint *con, RangeVar *rel, WgDdlClass *out)
 				set_rule(out, WG_RULE_INDEX, rel,
 						 "ADD PRIMARY KEY, UNIQUE or EXCLUDE builds its index without CONCURRENTLY",
 						 "Build the index with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with ADD CONSTRAINT ... USING INDEX.");
+			else if (con->contype == CONSTR_PRIMARY)
+			{
+				/* the guard checks the index's columns are NOT NULL already */
+				out->pk_index = con->indexname;
+				set_rule(out, WG_RULE_VALIDATION, rel,
+						 "ADD PRIMARY KEY USING INDEX sets NOT NULL on a nullable column, which scans the table under an ACCESS EXCLUSIVE lock",
+						 HINT_NOT_NULL);
+			}
 			break;
 		default:
 			break;
 	}
+}
+
+/* a new column's DEFAULT or GENERATED expression (raw tree: a constraint) */
+static bool
+column_has_default(ColumnDef *def)
+{
+	ListCell   *lc;
+
+	if (def->raw_default != NULL || def->cooked_default != NULL)
+		return true;
+	foreach(lc, def->constraints)
+	{
+		Constraint *c = lfirst(lc);
+
+		if (IsA(c, Constraint) &&
+			(c->contype == CONSTR_DEFAULT || c->contype == CONSTR_GENERATED))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -135,6 +180,25 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 {
 	ListCell   *lc;
 	List	   *notnull = NIL;
+	bool		new_column_fk = true;
+
+	/*
+	 * A FOREIGN KEY declared on a column the statement adds is marked valid
+	 * without a check when no column it adds has a default and it adds no
+	 * FOREIGN KEY constraint of its own (transformAlterTableStmt's
+	 * skipValidation): the new column is NULL in every row.
+	 */
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_AddColumn && cmd->def && IsA(cmd->def, ColumnDef) &&
+			column_has_default((ColumnDef *) cmd->def))
+			new_column_fk = false;
+		if (cmd->subtype == AT_AddConstraint && cmd->def && IsA(cmd->def, Constraint) &&
+			((Constraint *) cmd->def)->contype == CONSTR_FOREIGN)
+			new_column_fk = false;
+	}
 
 	foreach(lc, stmt->cmds)
 	{
@@ -142,6 +206,39 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 
 		switch (cmd->subtype)
 		{
+			case AT_AttachPartition:
+				if (stmt->objtype == OBJECT_TABLE && cmd->def &&
+					IsA(cmd->def, PartitionCmd))
+				{
+					PartitionCmd *pc = (PartitionCmd *) cmd->def;
+
+					/* the guard looks for constraints that prove the bound */
+					out->attach = pc;
+					out->parent = stmt->relation;
+					out->partbound = pc->bound;
+					set_rule(out, WG_RULE_VALIDATION, pc->name,
+							 "ATTACH PARTITION checks every row against the partition bound",
+							 "Add a CHECK constraint matching the partition bound to the table first (NOT VALID, then VALIDATE CONSTRAINT, which does not block writes): ATTACH PARTITION then skips the scan.");
+				}
+				break;
+			case AT_DetachPartition:
+				if (stmt->objtype == OBJECT_TABLE && cmd->def &&
+					IsA(cmd->def, PartitionCmd))
+				{
+					/* the partition becomes a table of its own */
+					out->detach = true;
+					out->temp = rangevar_is_temp(((PartitionCmd *) cmd->def)->name);
+					if (!out->temp)
+						set_rule(out, WG_RULE_NEW_TABLE,
+								 ((PartitionCmd *) cmd->def)->name,
+								 "DETACH PARTITION makes the partition a table of its own",
+								 "Drop the partition with DROP TABLE instead; creating tables (detaching partitions included) is restricted by workload_guard.ddl_new_tables. " HINT_BYPASS);
+				}
+				break;
+			case AT_AlterColumnType:
+				/* the guard predicts which indexes are rebuilt */
+				out->type_changes = lappend(out->type_changes, cmd);
+				break;
 			case AT_SetTableSpace:
 				set_rule(out, WG_RULE_REWRITE, stmt->relation,
 						 "SET TABLESPACE copies every block under an ACCESS EXCLUSIVE lock",
@@ -153,7 +250,8 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 				break;
 			case AT_AddConstraint:
 				if (cmd->def && IsA(cmd->def, Constraint))
-					classify_constraint((Constraint *) cmd->def, stmt->relation, out);
+					classify_constraint((Constraint *) cmd->def, stmt->relation,
+										false, out);
 				break;
 			case AT_AddColumn:
 				if (cmd->def && IsA(cmd->def, ColumnDef))
@@ -165,7 +263,8 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 						Node	   *c = lfirst(lc2);
 
 						if (IsA(c, Constraint))
-							classify_constraint((Constraint *) c, stmt->relation, out);
+							classify_constraint((Constraint *) c, stmt->relation,
+												new_column_fk, out);
 					}
 				}
 				break;
@@ -178,7 +277,7 @@ classify_alter_table(AlterTableStmt *stmt, WgDdlClass *out)
 	{
 		set_rule(out, WG_RULE_VALIDATION, stmt->relation,
 				 "SET NOT NULL scans the table under an ACCESS EXCLUSIVE lock",
-				 "Add CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT NULL, which uses the validated constraint and skips the scan.");
+				 HINT_NOT_NULL);
 		out->notnull_columns = notnull;
 	}
 }
@@ -220,15 +319,17 @@ classify_explain(ExplainStmt *stmt, WgDdlClass *out)
 	}
 }
 
-void
-wg_ddl_classify(Node *parsetree, WgDdlClass *out)
+/*
+ * Statements PostgreSQL does not log as DDL that may still be one (VACUUM
+ * FULL, REINDEX, EXPLAIN ANALYZE of CREATE TABLE AS, the raw tree of SELECT
+ * INTO): true if parsetree is one of these kinds, classified.
+ */
+static bool
+classify_maintenance(Node *parsetree, WgDdlClass *out)
 {
 	WgRewriteCommand rewrite;
 	RangeVar   *rewritten;
 	List	   *rewrite_options;
-
-	memset(out, 0, sizeof(*out));
-	out->tag = GetCommandTagName(CreateCommandTag(parsetree));
 
 	/*
 	 * CLUSTER and VACUUM FULL (one REPACK statement from PostgreSQL 19 on:
@@ -242,20 +343,20 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 			/* plain VACUUM and ANALYZE are maintenance, not DDL */
 			if (rewrite == WG_REWRITE_VACUUM &&
 				!wg_option_bool(rewrite_options, "full"))
-				return;
+				return true;
 			out->is_ddl = true;
 			out->tag = "VACUUM";
 			set_rule(out, WG_RULE_REWRITE, rewritten,
 					 "VACUUM FULL rewrites the table under an ACCESS EXCLUSIVE lock",
 					 "Use plain VACUUM, or pg_repack for an online rewrite. " HINT_BYPASS);
-			return;
+			return true;
 		case WG_REWRITE_CLUSTER:
 			out->is_ddl = true;
 			out->tag = "CLUSTER";
 			set_rule(out, WG_RULE_REWRITE, rewritten,
 					 "CLUSTER rewrites the table under an ACCESS EXCLUSIVE lock",
 					 "Use pg_repack for an online reorder. " HINT_BYPASS);
-			return;
+			return true;
 		case WG_REWRITE_REPACK:
 			out->is_ddl = true;
 			out->concurrently = wg_option_bool(rewrite_options, "concurrently");
@@ -265,7 +366,7 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 						 "Use REPACK CONCURRENTLY, or pg_repack for an online rewrite. " HINT_BYPASS);
 			else
 				out->relation = rewritten;
-			return;
+			return true;
 		case WG_REWRITE_NONE:
 			break;
 	}
@@ -273,7 +374,7 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 	switch (nodeTag(parsetree))
 	{
 		case T_VacuumStmt:
-			return;				/* ANALYZE */
+			return true;		/* ANALYZE */
 		case T_ReindexStmt:
 			{
 				ReindexStmt *stmt = (ReindexStmt *) parsetree;
@@ -287,27 +388,31 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 							 "Use REINDEX ... CONCURRENTLY.");
 					out->relation_is_index = (stmt->kind == REINDEX_OBJECT_INDEX);
 				}
-				return;
+				return true;
 			}
 		case T_ExplainStmt:
 			classify_explain((ExplainStmt *) parsetree, out);
-			return;
+			return true;
 		case T_SelectStmt:
 			/* only the raw tree of SELECT INTO gets here (SQL wrapper) */
 			if (((SelectStmt *) parsetree)->intoClause)
 			{
 				out->is_ddl = true;
-				out->tag = "SELECT INTO";
+				out->cmdtag = CMDTAG_SELECT_INTO;
+				out->tag = GetCommandTagName(out->cmdtag);
 				classify_new_table(((SelectStmt *) parsetree)->intoClause->rel,
 								   false, out);
 			}
-			return;
+			return true;
 		default:
-			break;
+			return false;
 	}
+}
 
-	if (GetCommandLogLevel(parsetree) != LOGSTMT_DDL)
-		return;
+/* statements PostgreSQL logs as DDL */
+static void
+classify_ddl(Node *parsetree, WgDdlClass *out)
+{
 	out->is_ddl = true;
 
 	switch (nodeTag(parsetree))
@@ -322,6 +427,26 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 					 "ALTER TABLE ALL IN TABLESPACE copies every table it moves",
 					 "Move tables one at a time in a maintenance window. " HINT_BYPASS);
 			break;
+		case T_AlterDomainStmt:
+			{
+				AlterDomainStmt *stmt = (AlterDomainStmt *) parsetree;
+				Constraint *con = (Constraint *) stmt->def;
+
+				/* validateDomainConstraint: every column of the domain */
+				if (stmt->subtype == 'O' ||
+					(stmt->subtype == 'C' && con && IsA(con, Constraint) &&
+					 (con->contype == CONSTR_NOTNULL ||
+					  (con->contype == CONSTR_CHECK && !con->skip_validation))))
+				{
+					out->domain = stmt->typeName;
+					set_rule(out, WG_RULE_VALIDATION, NULL,
+							 stmt->subtype == 'O' ?
+							 "ALTER DOMAIN ... SET NOT NULL checks every column of the domain in every table" :
+							 "ALTER DOMAIN ... ADD CONSTRAINT without NOT VALID checks every column of the domain in every table",
+							 "Add a CHECK constraint with NOT VALID instead (CHECK (VALUE IS NOT NULL) for SET NOT NULL): new values are checked at once; check existing rows with ALTER DOMAIN ... VALIDATE CONSTRAINT at a quiet time. " HINT_BYPASS);
+				}
+				break;
+			}
 		case T_RefreshMatViewStmt:
 			{
 				RefreshMatViewStmt *stmt = (RefreshMatViewStmt *) parsetree;
@@ -372,6 +497,12 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 				CreateStmt *stmt = (CreateStmt *) parsetree;
 
 				classify_new_table(stmt->relation, stmt->partbound != NULL, out);
+				/* the guard checks whether the default partition is scanned */
+				if (stmt->partbound && stmt->inhRelations && !out->temp)
+				{
+					out->parent = linitial_node(RangeVar, stmt->inhRelations);
+					out->partbound = stmt->partbound;
+				}
 				break;
 			}
 		case T_CreateTableAsStmt:
@@ -385,6 +516,18 @@ wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 		default:
 			break;
 	}
+}
+
+void
+wg_ddl_classify(Node *parsetree, WgDdlClass *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->cmdtag = CreateCommandTag(parsetree);
+	out->tag = GetCommandTagName(out->cmdtag);
+
+	if (!classify_maintenance(parsetree, out) &&
+		GetCommandLogLevel(parsetree) == LOGSTMT_DDL)
+		classify_ddl(parsetree, out);
 }
 
 /*

@@ -49,6 +49,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "parser/parse_type.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -76,6 +77,7 @@
 #include "compat.h"
 #include "ddl_classify.h"
 #include "ddl_guard.h"
+#include "ddl_scans.h"
 #include "workload_guard.h"
 
 #define WG_TICK_MS 10
@@ -95,9 +97,8 @@ static const struct config_enum_entry mode_options[] = {
 };
 
 static int	wg_ddl_mode = WG_MODE_ENFORCE;
-static int	wg_rule_mode[WG_NUM_RULES] = {
-	WG_MODE_OFF, WG_MODE_ENFORCE, WG_MODE_ENFORCE, WG_MODE_ENFORCE, WG_MODE_OFF
-};
+/* each rule's mode; defaults from wg_ddl_rules[rule].enforced */
+static int	wg_rule_mode[WG_NUM_RULES];
 static bool wg_ddl_bypass = false;
 static int	wg_ddl_lock_timeout = 5000;
 static int	wg_ddl_statement_timeout = 0;
@@ -127,19 +128,6 @@ static bool error_recorded = false;
 
 PG_FUNCTION_INFO_V1(wg_ddl_table_rewrite);
 
-static const char *const rule_settings[WG_NUM_RULES] = {
-	NULL, "ddl_rewrite", "ddl_validation", "ddl_index", "ddl_new_tables"
-};
-
-/* short descriptions of the per-rule settings */
-static const char *const rule_descriptions[WG_NUM_RULES] = {
-	NULL,
-	"Sets the mode of the rule against statements that rewrite a table.",
-	"Sets the mode of the rule against constraint validation under a strong lock.",
-	"Sets the mode of the rule that indexes on existing tables are built and dropped CONCURRENTLY.",
-	"Sets the mode of the rule against creating permanent tables."
-};
-
 void
 wg_ddl_define_gucs(void)
 {
@@ -148,12 +136,17 @@ wg_ddl_define_gucs(void)
 							 "Caps every rule's own setting: warn turns refusals into warnings, off disables all rules.",
 							 &wg_ddl_mode, WG_MODE_ENFORCE, mode_options,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
-	/* one setting per rule; defaults are the initial values of wg_rule_mode */
-	for (int rule = 1; rule < WG_NUM_RULES; rule++)
-		DefineCustomEnumVariable(psprintf("workload_guard.%s", rule_settings[rule]),
-								 rule_descriptions[rule], NULL,
+	/* one setting per rule, from the rule table */
+	for (int rule = WG_RULE_NONE + 1; rule < WG_NUM_RULES; rule++)
+	{
+		const WgDdlRuleInfo *info = &wg_ddl_rules[rule];
+
+		wg_rule_mode[rule] = info->enforced ? WG_MODE_ENFORCE : WG_MODE_OFF;
+		DefineCustomEnumVariable(psprintf("workload_guard.%s", info->setting),
+								 info->description, NULL,
 								 &wg_rule_mode[rule], wg_rule_mode[rule],
 								 mode_options, PGC_SUSET, 0, NULL, NULL, NULL);
+	}
 	DefineCustomBoolVariable("workload_guard.ddl_bypass",
 							 "Lets schema changes that break a rule run; they are recorded as bypassed.",
 							 NULL, &wg_ddl_bypass, false,
@@ -249,32 +242,44 @@ rule_mode(WgDdlRule rule)
 	return (WgMode) Min(m, wg_ddl_mode);
 }
 
-/* was this relation (or an index's table) created in this transaction? */
-static bool
-relation_is_new(Oid relid)
-{
-	Relation	rel = RelationIdGetRelation(relid);
-	bool		result;
-
-	if (!RelationIsValid(rel))
-		return false;
-	result = rel->rd_createSubid != InvalidSubTransactionId;
-	RelationClose(rel);
-	return result;
-}
-
 /*
  * Applies a rule the statement breaks: refuse (enforce), warn, or let it run
  * as bypassed.  The refusal is recorded in the rejection ring before the
  * error is raised, since the transaction is about to abort.
+ *
+ * One format string per message (per rule, with or without the relation's
+ * name): RULE_REPORT builds the text recorded in the ring from the same
+ * literal the report uses.
  */
+#define RULE_REPORT(fmt, ...) \
+	do { \
+		if (mode == WG_MODE_ENFORCE) \
+		{ \
+			st->refused = rule; \
+			wg_ddl_reject(st, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED, \
+						  info->name, psprintf(_(fmt), __VA_ARGS__), NULL, 0); \
+			error_recorded = true; \
+		} \
+		else \
+			st->violated = rule; \
+		ereport(mode == WG_MODE_ENFORCE ? ERROR : WARNING, \
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED), \
+				 errmsg(fmt, __VA_ARGS__), \
+				 mode == WG_MODE_ENFORCE ? \
+				 errdetail("Refused by workload_guard rule \"%s\" (workload_guard.%s = enforce): %s.", \
+						   info->name, info->setting, clause) : \
+				 errdetail("Allowed because workload_guard.%s is \"warn\": %s.", \
+						   info->setting, clause), \
+				 errhint("%s", hint))); \
+	} while (0)
+
 static void
 apply_rule(WgDdlState *st, WgDdlRule rule, const char *relname,
 		   const char *clause, const char *hint)
 {
 	WgMode		mode = rule_mode(rule);
-	char	   *msg;
-	const char *setting = rule_settings[rule];
+	const WgDdlRuleInfo *info = &wg_ddl_rules[rule];
+	const char *tag = st->cls.tag;
 
 	if (mode == WG_MODE_OFF)
 		return;
@@ -288,47 +293,35 @@ apply_rule(WgDdlState *st, WgDdlRule rule, const char *relname,
 	switch (rule)
 	{
 		case WG_RULE_REWRITE:
-			msg = relname ? psprintf("%s would rewrite table \"%s\"", st->cls.tag, relname)
-				: psprintf("%s would rewrite tables", st->cls.tag);
+			if (relname)
+				RULE_REPORT("%s would rewrite table \"%s\"", tag, relname);
+			else
+				RULE_REPORT("%s would rewrite tables", tag);
 			break;
 		case WG_RULE_VALIDATION:
-			msg = psprintf("%s would scan table \"%s\" while holding a lock that blocks writes",
-						   st->cls.tag, relname ? relname : "?");
+			if (relname)
+				RULE_REPORT("%s would scan table \"%s\" while holding a lock that blocks writes",
+							tag, relname);
+			else
+				RULE_REPORT("%s would scan tables while holding a lock that blocks writes",
+							tag);
 			break;
 		case WG_RULE_INDEX:
-			msg = relname ? psprintf("%s on \"%s\" without CONCURRENTLY would block writes to the table",
-									 st->cls.tag, relname)
-				: psprintf("%s would block writes while it rebuilds indexes", st->cls.tag);
+			if (relname)
+				RULE_REPORT("%s on \"%s\" without CONCURRENTLY would block writes to the table",
+							tag, relname);
+			else
+				RULE_REPORT("%s would block writes while it rebuilds indexes", tag);
 			break;
 		case WG_RULE_NEW_TABLE:
-		default:
-			msg = psprintf("%s would create table \"%s\"", st->cls.tag,
-						   relname ? relname : "?");
+			if (relname)
+				RULE_REPORT("%s would create table \"%s\"", tag, relname);
+			else
+				RULE_REPORT("%s would create a table", tag);
 			break;
+		default:
+			elog(ERROR, "unexpected workload_guard rule %d", (int) rule);
 	}
-
-	if (mode == WG_MODE_WARN)
-	{
-		st->violated = rule;
-		ereport(WARNING,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg_internal("%s", msg),
-				 errdetail("Allowed because workload_guard.%s is \"warn\": %s.",
-						   setting, clause),
-				 errhint("%s", hint)));
-		return;
-	}
-
-	st->refused = rule;
-	wg_ddl_reject(st, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
-				  wg_ddl_rule_name(rule), msg, NULL, 0);
-	error_recorded = true;
-	ereport(ERROR,
-			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-			 errmsg_internal("%s", msg),
-			 errdetail("Refused by workload_guard rule \"%s\" (workload_guard.%s = enforce): %s.",
-					   wg_ddl_rule_name(rule), setting, clause),
-			 errhint("%s", hint)));
 }
 
 /*
@@ -390,10 +383,71 @@ not_null_proven(Oid relid, List *columns, bool recurse)
 }
 
 /*
+ * A new partition of a parent with a default partition: the default
+ * partition is scanned unless its constraints prove it holds none of the
+ * new partition's rows (wg_default_partition_scans).
+ */
+static void
+check_default_partition(WgDdlState *st)
+{
+	WgDdlClass *c = &st->cls;
+	Oid			scanned;
+
+	if (c->parent == NULL || c->partbound == NULL || c->partbound->is_default ||
+		rule_mode(WG_RULE_VALIDATION) == WG_MODE_OFF)
+		return;
+	scanned = wg_default_partition_scans(c->parent, c->partbound, c->attach != NULL);
+	if (!OidIsValid(scanned))
+		return;
+	st->relname = wg_qualified_name(scanned);
+	apply_rule(st, WG_RULE_VALIDATION, st->relname,
+			   "the default partition is checked for rows that belong to the new partition",
+			   "Add a CHECK constraint to the default partition that excludes the new partition's values (NOT VALID, then VALIDATE CONSTRAINT, which does not block writes): PostgreSQL then skips the scan.");
+}
+
+/* ALTER COLUMN TYPE on every table it recurses to */
+static void
+check_type_changes(WgDdlState *st)
+{
+	WgDdlClass *c = &st->cls;
+	Oid			relid;
+	List	   *rels;
+	ListCell   *lc,
+			   *lc2;
+
+	if (c->type_changes == NIL || c->relation == NULL ||
+		rule_mode(WG_RULE_INDEX) == WG_MODE_OFF)
+		return;
+	relid = RangeVarGetRelid(c->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	rels = c->relation->inh ? find_all_inheritors(relid, NoLock, NULL) :
+		list_make1_oid(relid);
+	foreach(lc, c->type_changes)
+	{
+		foreach(lc2, rels)
+		{
+			Oid			index = wg_type_change_rebuilds(lfirst_oid(lc2), lfirst(lc));
+
+			if (OidIsValid(index))
+			{
+				st->relname = wg_qualified_name(lfirst_oid(lc2));
+				apply_rule(st, WG_RULE_INDEX, st->relname,
+						   psprintf("ALTER COLUMN TYPE rebuilds index \"%s\" under an ACCESS EXCLUSIVE lock (a partial or expression index, or its operator class or collation changes)",
+									get_rel_name(index)),
+						   "Drop the index with DROP INDEX CONCURRENTLY before the type change and create it again with CREATE INDEX CONCURRENTLY after it, or make the change at a quiet time with workload_guard.ddl_bypass.");
+				return;
+			}
+		}
+	}
+}
+
+/*
  * The exemptions that need the catalogs, for one relation the statement
  * names: it does not exist (PostgreSQL reports that itself, or IF EXISTS
- * skips it), it (an index's table) was created in this transaction, CREATE
- * INDEX ON ONLY a partitioned table, SET NOT NULL that needs no scan.  Sets
+ * skips it), it (an index's table) is private (relation_private), CREATE
+ * INDEX ON ONLY a partitioned table, SET NOT NULL or ADD PRIMARY KEY USING
+ * INDEX that needs no scan, ATTACH PARTITION that needs no scan.  Sets
  * st->relname when it exists.
  */
 static bool
@@ -405,20 +459,29 @@ relation_exempt(WgDdlState *st, RangeVar *rv)
 	if (!OidIsValid(relid))
 		return true;
 	st->relname = wg_qualified_name(relid);
-	if (relation_is_new(relid))
-		return true;
 	if (c->relation_is_index)
 	{
+		/* what an index statement locks, scans or rebuilds is its table */
 		Oid			tableid = IndexGetRelation(relid, true);
 
-		if (OidIsValid(tableid) && relation_is_new(tableid))
+		if (OidIsValid(tableid) && wg_relation_private(tableid))
 			return true;
 	}
+	else if (wg_relation_private(relid))
+		return true;
 	if (c->on_only && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
 		return true;
 	if (c->notnull_columns &&
 		not_null_proven(relid, c->notnull_columns, rv->inh))
 		return true;
+	if (c->pk_index)
+	{
+		List	   *cols = wg_index_key_columns(relid, c->pk_index);
+
+		return cols == NIL || not_null_proven(relid, cols, rv->inh);
+	}
+	if (c->attach)
+		return !OidIsValid(wg_attach_scans(c->parent, relid, c->partbound));
 	return false;
 }
 
@@ -433,10 +496,29 @@ check_parse_tree_rules(WgDdlState *st)
 	WgDdlClass *c = &st->cls;
 	const char *hint = c->hint;
 
+	check_default_partition(st);
+	check_type_changes(st);
 	if (c->rule == WG_RULE_NONE)
 		return;
 	if (c->rule == WG_RULE_NEW_TABLE && creating_extension)
 		return;					/* the extension is the reviewed unit */
+	if (c->rule == WG_RULE_NEW_TABLE && c->detach)
+	{
+		/* DETACH PARTITION: a temporary partition stays temporary */
+		Oid			relid = RangeVarGetRelid(c->relation, NoLock, true);
+
+		if (OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+			return;
+	}
+	if (c->domain)
+	{
+		Oid			domainoid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(c->domain), true);
+		Oid			table = OidIsValid(domainoid) ? wg_domain_first_table(domainoid) : InvalidOid;
+
+		if (!OidIsValid(table))
+			return;				/* no column to check, or no such domain */
+		st->relname = wg_qualified_name(table);
+	}
 
 	if (c->relation && c->rule != WG_RULE_NEW_TABLE)
 	{
@@ -451,7 +533,7 @@ check_parse_tree_rules(WgDdlState *st)
 				Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
 
 				/* CONCURRENTLY is no way out there: say what is */
-				if (c->rule == WG_RULE_INDEX && strcmp(c->tag, "DROP INDEX") == 0 &&
+				if (c->rule == WG_RULE_INDEX && c->cmdtag == CMDTAG_DROP_INDEX &&
 					get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
 					hint = "PostgreSQL cannot drop a partitioned index CONCURRENTLY: drop it at a quiet time with workload_guard.ddl_bypass = on (the lock is taken on every partition).";
 				exempt = false;
@@ -672,16 +754,23 @@ wg_ddl_end(WgDdlState *st)
 	pop_state(st);
 
 	/*
+	 * The history row first, still under the DDL's lock timeout: the DDL
+	 * keeps its locks until the row is written, so a lock held on
+	 * ddl_history must not leave it (and every query queued behind it)
+	 * waiting without end.  A failure fails the DDL (ddl_history.c); the
+	 * abort then pops our GUC level.
+	 */
+	if (st->record)
+		wg_ddl_history_insert(st, INSTR_TIME_GET_MILLISEC(duration),
+							  Min(lock_wait_ms, INSTR_TIME_GET_MILLISEC(duration)));
+
+	/*
 	 * Restore lock_timeout, unless the statement committed inside itself
 	 * (then that commit popped our level already).
 	 */
 	if (st->guc_level > 0 && wg_my_lxid() == st->lxid)
 		AtEOXact_GUC(true, st->guc_level);
 	st->guc_level = 0;
-
-	if (st->record)
-		wg_ddl_history_insert(st, INSTR_TIME_GET_MILLISEC(duration),
-							  Min(lock_wait_ms, INSTR_TIME_GET_MILLISEC(duration)));
 }
 
 /*
@@ -766,6 +855,12 @@ wg_ddl_format_blockers(StringInfo buf, const WgBlocker *blockers, int n,
 	}
 }
 
+#define LOCK_WAIT_REL_MSG "%s gave up waiting for a lock on \"%s\" after %d ms (%s)"
+#define LOCK_WAIT_MSG "%s gave up waiting for a lock after %d ms (%s)"
+#define RAN_TOO_LONG_MSG "%s ran longer than %s (%d ms)"
+#define LOCK_WAIT_DETAIL "The statement was waiting for a lock, not running. Blocking processes: %s."
+#define LOCK_WAIT_HINT "Retry when the blocking sessions have finished (see pg_stat_activity); a schema change waiting for its lock blocks every later query on the table."
+
 void
 wg_ddl_error(WgDdlState *st)
 {
@@ -810,42 +905,54 @@ wg_ddl_error(WgDdlState *st)
 
 	if (lock_wait || ran_too_long)
 	{
+		/*
+		 * A new error that says what happened, in place of core's cancel:
+		 * one format string per message, recorded from the same literal.
+		 */
 		WgBlocker	blockers[WG_MAX_BLOCKERS];
 		int			nblockers = lock_wait ? collect_blockers(blockers, WG_MAX_BLOCKERS) : 0;
+		const char *tag = st->cls.tag;
+		const char *rel = st->relname;
+		char	   *msg;
 		StringInfoData shown;
-		char	   *what = st->relname ? psprintf(" on \"%s\"", st->relname) : "";
 
 		FlushErrorState();
-		if (lock_wait)
-		{
-			edata->sqlerrcode = ERRCODE_LOCK_NOT_AVAILABLE;
-			edata->message = psprintf("%s gave up waiting for a lock%s after %d ms (%s)",
-									  st->cls.tag, what, limit_ms, setting);
-			initStringInfo(&shown);
-			wg_ddl_format_blockers(&shown, blockers, nblockers, GetCurrentTimestamp());
-			edata->detail = psprintf("The statement was waiting for a lock, not running. Blocking processes: %s.",
-									 nblockers > 0 ? shown.data : "unknown");
-			edata->hint = pstrdup("Retry when the blocking sessions have finished (see pg_stat_activity); a schema change waiting for its lock blocks every later query on the table.");
-		}
-		else
-		{
-			edata->sqlerrcode = ERRCODE_QUERY_CANCELED;
-			edata->message = psprintf("%s ran longer than %s (%d ms)",
-									  st->cls.tag, setting, limit_ms);
-			edata->detail = pstrdup("The statement held its locks and was running, not waiting for a lock, when it was canceled.");
-			edata->hint = NULL;
-		}
-		if (!error_recorded)
-			wg_ddl_reject(st, edata->sqlerrcode,
-						  lock_wait ? "lock_timeout" : "statement_timeout",
-						  edata->message, blockers, nblockers);
-		error_recorded = true;
+		FreeErrorData(edata);
 		MemoryContextSwitchTo(oldcxt);
-		ReThrowError(edata);
+		if (lock_wait && rel)
+			msg = psprintf(_(LOCK_WAIT_REL_MSG), tag, rel, limit_ms, setting);
+		else if (lock_wait)
+			msg = psprintf(_(LOCK_WAIT_MSG), tag, limit_ms, setting);
+		else
+			msg = psprintf(_(RAN_TOO_LONG_MSG), tag, setting, limit_ms);
+		if (!error_recorded)
+			wg_ddl_reject(st, lock_wait ? ERRCODE_LOCK_NOT_AVAILABLE : ERRCODE_QUERY_CANCELED,
+						  lock_wait ? "lock_timeout" : "statement_timeout",
+						  msg, blockers, nblockers);
+		error_recorded = true;
+
+		if (!lock_wait)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg(RAN_TOO_LONG_MSG, tag, setting, limit_ms),
+					 errdetail("The statement held its locks and was running, not waiting for a lock, when it was canceled.")));
+		initStringInfo(&shown);
+		wg_ddl_format_blockers(&shown, blockers, nblockers, GetCurrentTimestamp());
+		if (rel)
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg(LOCK_WAIT_REL_MSG, tag, rel, limit_ms, setting),
+					 errdetail(LOCK_WAIT_DETAIL, nblockers > 0 ? shown.data : "unknown"),
+					 errhint(LOCK_WAIT_HINT)));
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg(LOCK_WAIT_MSG, tag, limit_ms, setting),
+				 errdetail(LOCK_WAIT_DETAIL, nblockers > 0 ? shown.data : "unknown"),
+				 errhint(LOCK_WAIT_HINT)));
 	}
 
 	if (st->cls.concurrently &&
-		(strcmp(st->cls.tag, "CREATE INDEX") == 0 || strcmp(st->cls.tag, "REINDEX") == 0) &&
+		(st->cls.cmdtag == CMDTAG_CREATE_INDEX || st->cls.cmdtag == CMDTAG_REINDEX) &&
 		edata->sqlerrcode != ERRCODE_SYNTAX_ERROR)
 	{
 		/* never leave an invalid index behind silently */
@@ -939,8 +1046,8 @@ wg_ddl_table_rewrite(PG_FUNCTION_ARGS)
 		st->rewrite_reason = pstrdup(clause);
 		MemoryContextSwitchTo(old);
 	}
-	if (relation_is_new(relid))
-		PG_RETURN_VOID();
+	if (wg_relation_is_new(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		PG_RETURN_VOID();		/* nobody else can be waiting for it */
 
 	relname = wg_qualified_name(relid);
 	st->relname = MemoryContextStrdup(st->mcxt, relname);

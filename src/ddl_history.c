@@ -61,6 +61,7 @@
 #include "ddl_guard.h"
 #include "ddl_rejection_counts.h"
 #include "digest_rules.h"
+#include "ext_objects.h"
 #include "stats_file.h"
 #include "subxact.h"
 #include "workload_guard.h"
@@ -425,9 +426,19 @@ wg_ddl_reject(WgDdlState *st, int sqlstate, const char *rule,
 
 	if (ring == NULL)
 		return;
-	pairs = palloc_extended(sizeof(RoleSeq) * ring->size,
-							MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	/* the sort array only once the ring is full (it stays full) */
+	pairs = ring->used < ring->size ? NULL :
+		palloc_extended(sizeof(RoleSeq) * ring->size,
+						MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 	LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	if (ring->used >= ring->size && pairs == NULL)
+	{
+		/* it filled up meanwhile: allocate without the lock, then retry */
+		LWLockRelease(ring->lock);
+		pairs = palloc_extended(sizeof(RoleSeq) * ring->size,
+								MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		LWLockAcquire(ring->lock, LW_EXCLUSIVE);
+	}
 	if (ring->used < ring->size)
 		e = &ring->entries[ring->used++];
 	else
@@ -713,52 +724,36 @@ history_insert_spi(WgDdlState *st, double duration_ms, double lock_wait_ms)
 	SPI_finish();
 }
 
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tup))
-		return InvalidOid;
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
+/* the history table: found only if it is the extension's (ext_objects.c) */
+static const WgExtTable history_table = {.relname = "ddl_history"};
 
 typedef struct HistoryInsertArgs
 {
 	WgDdlState *st;
 	double		duration_ms;
 	double		lock_wait_ms;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
+	Oid			relid;
 } HistoryInsertArgs;
 
+static void
+history_insert_cb(void *arg)
+{
+	HistoryInsertArgs *a = (HistoryInsertArgs *) arg;
+
+	history_insert_spi(a->st, a->duration_ms, a->lock_wait_ms);
+}
+
+/*
+ * The statements name functions and operators without a schema: run them
+ * as the table's owner with search_path pinned (wg_run_as_owner); an error
+ * restores the identity with the subtransaction.
+ */
 static void
 history_insert_as_owner(void *arg)
 {
 	HistoryInsertArgs *a = (HistoryInsertArgs *) arg;
-	int			save_nestlevel;
 
-	SetUserIdAndSecContext(a->owner, a->save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	/*
-	 * The statements below name functions and operators without a schema:
-	 * under the DDL author's search_path, a function of theirs named like
-	 * current_setting() would run as the table's owner.  Pin search_path as
-	 * a SECURITY DEFINER function's SET clause does; an error pops the level
-	 * with the subtransaction.
-	 */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	history_insert_spi(a->st, a->duration_ms, a->lock_wait_ms);
-	AtEOXact_GUC(true, save_nestlevel);
-	SetUserIdAndSecContext(a->save_userid, a->save_sec);
+	wg_run_as_owner(a->relid, history_insert_cb, a);
 }
 
 /*
@@ -770,35 +765,26 @@ history_insert_as_owner(void *arg)
 void
 wg_ddl_history_insert(WgDdlState *st, double duration_ms, double lock_wait_ms)
 {
-	Oid			nsp,
-				relid;
 	HistoryInsertArgs args;
 	ErrorData  *edata;
 
 	if (!IsTransactionState())
 		return;
-	nsp = get_namespace_oid("workload_guard", true);
-	relid = OidIsValid(nsp) ? get_relname_relid("ddl_history", nsp) : InvalidOid;
-	if (!OidIsValid(relid))
+	args.relid = wg_ext_table(&history_table);
+	if (!OidIsValid(args.relid))
 		return;					/* DROP EXTENSION, or not installed here */
-	args.owner = relation_owner(relid);
-	if (!OidIsValid(args.owner))
-		return;
 	args.st = st;
 	args.duration_ms = duration_ms;
 	args.lock_wait_ms = lock_wait_ms;
-	GetUserIdAndSecContext(&args.save_userid, &args.save_sec);
 
 	edata = wg_run_in_subxact(history_insert_as_owner, &args);
 	if (edata == NULL)
 		return;
-	SetUserIdAndSecContext(args.save_userid, args.save_sec);
 	wg_ddl_reject(st, edata->sqlerrcode, "history_failed", edata->message,
 				  NULL, 0);
 
-	/* a cancel or timeout is the caller's own error: give it back as it was */
+	/* a cancel or statement timeout is the caller's own: give it back as is */
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
 		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 		ReThrowError(edata);
 	ereport(ERROR,

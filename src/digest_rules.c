@@ -106,6 +106,7 @@
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -116,6 +117,7 @@
 #include "compat.h"
 #include "config_cache.h"
 #include "digest_rules.h"
+#include "ext_objects.h"
 #include "subxact.h"
 #include "workload_guard.h"
 
@@ -140,6 +142,31 @@ enum
 	Natts_digest_rules_1_0 = Anum_expires_at,
 	Anum_role_name,				/* 1.1 */
 	Natts_digest_rules = Anum_role_name
+};
+
+/*
+ * What rules_cache_row decodes: only a table of exactly this shape is read
+ * (1.0's table ends after expires_at).
+ */
+static const WgExtColumn rules_columns[Natts_digest_rules] = {
+	{"queryid", INT8OID},
+	{"role", REGROLEOID},
+	{"database", NAMEOID},
+	{"mode", TEXTOID},
+	{"max_running", INT4OID},
+	{"dry_run", BOOLOID},
+	{"reason", TEXTOID},
+	{"created_by", NAMEOID},
+	{"created_at", TIMESTAMPTZOID},
+	{"expires_at", TIMESTAMPTZOID},
+	{"role_name", NAMEOID},
+};
+
+static const WgExtTable rules_table = {
+	.relname = WG_RULES_TABLE,
+	.columns = rules_columns,
+	.ncolumns = Natts_digest_rules,
+	.ncolumns_min = Natts_digest_rules_1_0
 };
 
 typedef struct WgRuleKey
@@ -350,7 +377,8 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 			HeapTuple	tup = &list->members[j]->tuple;
 			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
 
-			if (proc->pronamespace == nsp && n_exempt < WG_MAX_EXEMPT)
+			if (proc->pronamespace == nsp && n_exempt < WG_MAX_EXEMPT &&
+				wg_ext_owns(ProcedureRelationId, proc->oid))
 				exempt_hashes[n_exempt++] =
 					GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(proc->oid));
 		}
@@ -369,8 +397,10 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 	Oid			dbid = InvalidOid;
 	int64		queryid;
 
-	if (desc->natts < Natts_digest_rules_1_0 || desc->natts > Natts_digest_rules)
-		return;					/* not our table: ignore rather than fail */
+	/*
+	 * desc has the columns of rules_columns, 1.0's or 1.1's (config_cache.c
+	 * checked it); 1.0's table ends before role_name
+	 */
 	memset(nulls, true, sizeof(nulls));
 	heap_deform_tuple(tuple, desc, values, nulls);
 	if (nulls[Anum_queryid - 1] || nulls[Anum_mode - 1])
@@ -419,7 +449,8 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 }
 
 static const WgConfigCacheDef rules_cache_def = {
-	.relname = WG_RULES_TABLE,
+	.table = &rules_table,
+	.wait_for_lock = false,
 	.begin = rules_cache_begin,
 	.row = rules_cache_row,
 	.dropped = rules_cache_dropped,
@@ -1011,42 +1042,8 @@ arg_queryid(FunctionCallInfo fcinfo, int argno)
 	return (uint64) queryid;
 }
 
-/*
- * Run the statements of a management function as the owner of the rules
- * table, with a safe search_path, and with the checks of this file off
- * (they must never refuse the statements that change the rules).
- */
-static Oid
-rules_table_owner(Oid *relid_out)
-{
-	Oid			nsp = get_namespace_oid("workload_guard", false);
-	Oid			relid = get_relname_relid(WG_RULES_TABLE, nsp);
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"workload_guard.%s\" does not exist", WG_RULES_TABLE)));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	if (relid_out)
-		*relid_out = relid;
-	return owner;
-}
-
-static void
-spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-		 int expected)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-
-	if (rc != expected)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-}
+/* every statement a management function runs checks its result */
+#define spi_exec wg_spi_exec
 
 typedef struct RuleArgs
 {
@@ -1149,10 +1146,8 @@ spi_exec_latest(const char *sql, int nargs, Oid *types, Datum *values,
 static bool
 rules_have_role_name(void)
 {
-	Oid			relid;
-
-	(void) rules_table_owner(&relid);
-	return get_attnum(relid, "role_name") != InvalidAttrNumber;
+	return get_attnum(wg_ext_table_required(&rules_table), "role_name") !=
+		InvalidAttrNumber;
 }
 
 /* write (replace) the rule; runs inside the identity switch */
@@ -1226,43 +1221,54 @@ rules_delete(uint64 queryid)
 	return n;
 }
 
-/* run fn as the table owner with a fixed search_path and the checks off */
+typedef struct RulesOwnerArgs
+{
+	const RuleArgs *a;
+	bool		delete;
+	const char *created_by;
+	int64		result;
+} RulesOwnerArgs;
+
+static void
+rules_as_owner_cb(void *arg)
+{
+	RulesOwnerArgs *o = (RulesOwnerArgs *) arg;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (o->delete)
+		o->result = rules_delete(o->a->queryid);
+	else
+		rules_write(o->a, o->created_by);
+	SPI_finish();
+}
+
+/*
+ * Write or delete the rule as the owner of the extension's rules table
+ * (ext_objects.c: a restricted operation with a pinned search_path, and
+ * the checks of this file off, so they never refuse the statements that
+ * change the rules).
+ */
 static int64
 rules_as_owner(const RuleArgs *a, bool delete)
 {
-	Oid			caller = GetUserId();
-	char	   *created_by = GetUserNameFromId(caller, false);
-	Oid			owner = rules_table_owner(NULL);
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
-	int64		result = 0;
+	RulesOwnerArgs o;
+	Oid			relid = wg_ext_table_required(&rules_table);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	wg_internal_begin();
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (delete)
-			result = rules_delete(a->queryid);
-		else
-			rules_write(a, created_by);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		wg_internal_end();
-	}
-	PG_END_TRY();
-	AtEOXact_GUC(true, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
-	return result;
+	o.a = a;
+	o.delete = delete;
+	o.created_by = GetUserNameFromId(GetUserId(), false);
+	o.result = 0;
+	wg_run_as_owner(relid, rules_as_owner_cb, &o);
+
+	/*
+	 * The table's trigger sends this too; sent here as well, a rule written
+	 * by these functions reaches the caches even where the trigger is off
+	 * (pg_restore --disable-triggers leaves it ENABLE instead of ENABLE
+	 * ALWAYS; a superuser may disable it).
+	 */
+	CacheInvalidateRelcacheByRelid(relid);
+	return o.result;
 }
 
 static void
@@ -1441,14 +1447,13 @@ roles_dropped_cb(void *arg)
 void
 wg_digest_rules_roles_dropped(void)
 {
-	Oid			nsp;
 	Oid			relid;
 	ErrorData  *edata;
 
 	if (!IsTransactionState() || RecoveryInProgress() || rules_shared == NULL)
 		return;
-	nsp = get_namespace_oid("workload_guard", true);
-	relid = OidIsValid(nsp) ? get_relname_relid(WG_RULES_TABLE, nsp) : InvalidOid;
+	/* the extension's table only: a planted one is none of our business */
+	relid = wg_ext_table(&rules_table);
 	if (!OidIsValid(relid) ||
 		!ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
 		return;

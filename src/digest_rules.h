@@ -12,6 +12,8 @@
 #include "executor/execdesc.h"
 #include "nodes/plannodes.h"
 
+#include "config_cache.h"
+
 /*
  * True while this backend's rule cache is stale or holds at least one rule
  * for this database; false means no rule can apply, and that single test is
@@ -33,10 +35,15 @@ struct Query;
 extern void wg_digest_rules_post_parse_analyze(struct ParseState *pstate,
 											   struct Query *query);
 
-/* ExecutorStart, before the statement starts: may refuse it by ERROR */
+/*
+ * ExecutorStart, before the statement starts: may refuse it by ERROR.  A
+ * rule committed since the last execution reaches this one even inside an
+ * open transaction that takes no new lock (wg_config_caches_sync).
+ */
 extern void wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags);
 #define wg_digest_rules_check(queryDesc, eflags) \
 	do { \
+		wg_config_caches_sync(WG_SYNC_EXECUTOR); \
 		if (unlikely(wg_digest_rules_armed)) \
 			wg_digest_rules_check_slow((queryDesc), (eflags)); \
 	} while (0)

@@ -20,19 +20,22 @@
  *	  cached plan on the table (prepared statements, PL/pgSQL, generic plans)
  *	  replan; the rules-table invalidation drops the backend cache below.
  *
- * Backend cache (no shared memory, no locks): two sorted OID arrays in a
- * private memory context, "hidden" (index OIDs to remove, partitioned-index
- * rules expanded to every descendant index) and "watched" (the tables of
- * those indexes, the partitioned tables in between and the rules table).  A
- * relcache callback drops the cache when a watched relation, or everything,
- * is invalidated: attaching a partition invalidates its parent, which is
- * watched, so later partitions are covered; DROP INDEX and REINDEX
- * invalidate the index's table.  Until the extension exists in the database
- * every invalidation drops the cache (CREATE EXTENSION creates the table).
- * Rebuilding reads the rules table with a fresh catalog snapshot inside the
- * planner; an invalidation arriving during the rebuild leaves the cache
- * marked stale, so the next planning reads it again.  The hot path is one
- * branch when no rule exists, a binary search per index otherwise.
+ * Backend cache (no shared memory, no locks): a config_cache.c cache of the
+ * rules table (the one protocol for config tables: only the extension's
+ * own table is read, its trigger config_changed() and the functions here
+ * send the invalidation, a pending one is processed at every planning).
+ * It holds one sorted OID array in the cache's memory context, "hidden"
+ * (index OIDs to remove, partitioned-index rules expanded to every
+ * descendant index), and watches the tables of those indexes and the
+ * partitioned tables in between: attaching a partition invalidates its
+ * parent, which is watched, so later partitions are covered; DROP INDEX and
+ * REINDEX invalidate the index's table.  Until the extension exists in the
+ * database every invalidation drops the cache (CREATE EXTENSION creates
+ * the table).  Rebuilding reads the rules table inside the planner, and
+ * waits for a lock on it (what is read ends up in cached plans); an
+ * invalidation arriving during the rebuild makes it read again.  The hot
+ * path is one branch when no rule exists, a binary search per index
+ * otherwise.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +55,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -70,6 +74,8 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "config_cache.h"
+#include "ext_objects.h"
 #include "ddl_classify.h"
 #include "index_hide.h"
 #include "subxact.h"
@@ -82,16 +88,32 @@
 #define Anum_rule_indexrelid	1
 #define Anum_rule_indrelid		2
 
+/* the table's shape: only a table of exactly these columns is read */
+static const WgExtColumn ih_columns[] = {
+	{"indexrelid", OIDOID},
+	{"indrelid", OIDOID},
+	{"index_name", TEXTOID},
+	{"disabled_by", NAMEOID},
+	{"disabled_at", TIMESTAMPTZOID},
+	{"reason", TEXTOID},
+	{"forced", BOOLOID},
+	{"scans_at_disable", INT8OID},
+};
+
+static const WgExtTable ih_table = {
+	.relname = WG_IH_TABLE,
+	.columns = ih_columns,
+	.ncolumns = lengthof(ih_columns)
+};
+
 bool		wg_ignore_disabled_indexes = false;
 
-static MemoryContext wg_ih_cxt = NULL;
-static bool wg_ih_valid = false;
-static uint64 wg_ih_inval_count = 0;
-static bool wg_ih_watch_all = true;
+/* the backend cache (config_cache.c) and its contents */
+static WgConfigCache *ih_cache = NULL;
+static bool ih_stale = true;
+static List *ih_hidden_list = NIL;	/* during a build */
 static Oid *wg_ih_hidden = NULL;
 static int	wg_ih_nhidden = 0;
-static Oid *wg_ih_watched = NULL;
-static int	wg_ih_nwatched = 0;
 
 /* what wg_index_hide_utility_before remembers of one rule */
 typedef struct WgIhSaved
@@ -105,6 +127,7 @@ typedef struct WgIhSaved
 PG_FUNCTION_INFO_V1(wg_disable_index);
 PG_FUNCTION_INFO_V1(wg_enable_index);
 PG_FUNCTION_INFO_V1(wg_index_rules_changed);
+PG_FUNCTION_INFO_V1(wg_index_rules_on_drop);
 
 /* ---------------------------------------------------------------------
  * Setup
@@ -138,35 +161,16 @@ oid_in(Oid oid, const Oid *arr, int n)
 	return n > 0 && bsearch(&oid, arr, n, sizeof(Oid), oid_cmp_local) != NULL;
 }
 
-static void
-wg_ih_relcache_callback(Datum arg, Oid relid)
-{
-	wg_ih_inval_count++;
-	if (!wg_ih_valid)
-		return;
-	if (!OidIsValid(relid) || wg_ih_watch_all ||
-		oid_in(relid, wg_ih_watched, wg_ih_nwatched))
-		wg_ih_valid = false;
-}
-
-void
-wg_index_hide_init(void)
-{
-	CacheRegisterRelcacheCallback(wg_ih_relcache_callback, (Datum) 0);
-}
-
 /* ---------------------------------------------------------------------
  * Backend cache
  * ---------------------------------------------------------------------
  */
 
-/* OID of the rules table in this database, InvalidOid without the extension */
+/* OID of the extension's rules table, InvalidOid without it (or not ours) */
 static Oid
 rules_relid(void)
 {
-	Oid			nsp = get_namespace_oid(WG_IH_SCHEMA, true);
-
-	return OidIsValid(nsp) ? get_relname_relid(WG_IH_TABLE, nsp) : InvalidOid;
+	return wg_ext_table(&ih_table);
 }
 
 /* the indexes a rule on indexoid hides: itself and, if partitioned, all below */
@@ -201,82 +205,80 @@ oid_array(List *oids, MemoryContext cxt, int *n)
 }
 
 static void
-wg_ih_rebuild(void)
+ih_cache_dropped(void *arg)
 {
-	uint64		inval_before = wg_ih_inval_count;
-	Oid			cfg;
-	List	   *hidden = NIL;
-	List	   *watched = NIL;
-	Relation	rel;
+	ih_stale = true;
+}
 
-	if (wg_ih_cxt == NULL)
-		wg_ih_cxt = AllocSetContextCreate(CacheMemoryContext,
-										  "workload_guard disabled indexes",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(wg_ih_cxt);
-	wg_ih_hidden = wg_ih_watched = NULL;
-	wg_ih_nhidden = wg_ih_nwatched = 0;
-	wg_ih_watch_all = true;
+static void
+ih_cache_begin(MemoryContext cxt, Oid relid, void *arg)
+{
+	ih_hidden_list = NIL;
+	wg_ih_hidden = NULL;
+	wg_ih_nhidden = 0;
+}
 
-	cfg = rules_relid();
+static void
+ih_cache_row(TupleDesc desc, HeapTuple tup, void *arg)
+{
+	bool		isnull1,
+				isnull2;
+	Oid			indexoid = DatumGetObjectId(heap_getattr(tup, Anum_rule_indexrelid,
+														 desc, &isnull1));
+	Oid			heapoid = DatumGetObjectId(heap_getattr(tup, Anum_rule_indrelid,
+														desc, &isnull2));
+	ListCell   *lc;
 
 	/*
-	 * This waits if someone holds an exclusive lock on the rules table
-	 * (VACUUM FULL, TRUNCATE: its owner only).  Unlike the digest rules,
-	 * which are looked up at every execution, what is read here is baked
-	 * into cached plans: planning with a stale rule set because the table
-	 * was locked would leave those plans wrong until the next invalidation.
-	 * So the rebuild (only after a rule change) waits, as planning waits
-	 * for any locked table it reads.
+	 * A rule whose index is gone (dropped without the event trigger firing,
+	 * or restored from a dump into other OIDs) must not hide an unrelated
+	 * index that reuses the OID: the pair must match.
 	 */
-	/* try_: DROP EXTENSION may have removed it since the name lookup */
-	rel = OidIsValid(cfg) ? try_table_open(cfg, AccessShareLock) : NULL;
-	if (rel != NULL)
+	if (isnull1 || isnull2 || IndexGetRelation(indexoid, true) != heapoid)
+		return;
+
+	foreach(lc, index_tree(indexoid))
 	{
-		Snapshot	snap = RegisterSnapshot(GetCatalogSnapshot(cfg));
-		TableScanDesc scan = wg_table_beginscan(rel, snap);
-		HeapTuple	tup;
+		Oid			idx = lfirst_oid(lc);
+		Oid			tbl = IndexGetRelation(idx, true);
 
-		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-		{
-			bool		isnull1,
-						isnull2;
-			Oid			indexoid = DatumGetObjectId(heap_getattr(tup, Anum_rule_indexrelid,
-																 RelationGetDescr(rel), &isnull1));
-			Oid			heapoid = DatumGetObjectId(heap_getattr(tup, Anum_rule_indrelid,
-																RelationGetDescr(rel), &isnull2));
-			ListCell   *lc;
-
-			/*
-			 * A rule whose index is gone (dropped without the event trigger
-			 * firing, or restored from a dump into other OIDs) must not hide
-			 * an unrelated index that reuses the OID: the pair must match.
-			 */
-			if (isnull1 || isnull2 || IndexGetRelation(indexoid, true) != heapoid)
-				continue;
-
-			foreach(lc, index_tree(indexoid))
-			{
-				Oid			idx = lfirst_oid(lc);
-				Oid			tbl = IndexGetRelation(idx, true);
-
-				hidden = lappend_oid(hidden, idx);
-				if (OidIsValid(tbl))
-					watched = lappend_oid(watched, tbl);
-			}
-		}
-		table_endscan(scan);
-		UnregisterSnapshot(snap);
-		table_close(rel, AccessShareLock);
-
-		watched = lappend_oid(watched, cfg);
-		wg_ih_hidden = oid_array(hidden, wg_ih_cxt, &wg_ih_nhidden);
-		wg_ih_watched = oid_array(watched, wg_ih_cxt, &wg_ih_nwatched);
-		wg_ih_watch_all = false;
+		ih_hidden_list = lappend_oid(ih_hidden_list, idx);
+		if (OidIsValid(tbl))
+			wg_config_cache_watch(ih_cache, tbl);
 	}
+}
 
-	/* used for this planning either way; read again next time if stale */
-	wg_ih_valid = (inval_before == wg_ih_inval_count);
+static void
+ih_cache_end(void *arg)
+{
+	wg_ih_hidden = oid_array(ih_hidden_list, CurrentMemoryContext, &wg_ih_nhidden);
+	ih_hidden_list = NIL;
+}
+
+static const WgConfigCacheDef ih_cache_def = {
+	.table = &ih_table,
+
+	/*
+	 * Wait if someone holds an exclusive lock on the rules table (VACUUM
+	 * FULL, TRUNCATE: its owner only).  Unlike the digest rules, which are
+	 * looked up at every execution, what is read here is baked into cached
+	 * plans: planning with a stale rule set because the table was locked
+	 * would leave those plans wrong until the next invalidation.  So the
+	 * rebuild (only after a rule change) waits, as planning waits for any
+	 * locked table it reads.
+	 */
+	.wait_for_lock = true,
+	.begin = ih_cache_begin,
+	.row = ih_cache_row,
+	.end = ih_cache_end,
+	.dropped = ih_cache_dropped,
+	.arg = NULL
+};
+
+void
+wg_index_hide_init(void)
+{
+	ih_cache = wg_config_cache_register(&ih_cache_def);
 }
 
 /*
@@ -295,8 +297,14 @@ wg_index_hide_relation_info(PlannerInfo *root, Oid relationObjectId,
 
 	if (rel->indexlist == NIL || wg_ignore_disabled_indexes)
 		return;
-	if (!wg_ih_valid)
-		wg_ih_rebuild();
+	/* a rule committed since: seen by this plan, even in an open transaction */
+	wg_config_caches_sync(WG_SYNC_PLANNER);
+	if (unlikely(ih_stale))
+	{
+		/* used for this planning either way; read again next time if stale */
+		(void) wg_config_cache_ensure(ih_cache);
+		ih_stale = !wg_config_cache_is_valid(ih_cache);
+	}
 	if (wg_ih_nhidden == 0)
 		return;
 
@@ -366,57 +374,21 @@ lock_index(Oid indexoid)
 	return heapoid;
 }
 
-static Oid
-config_relid_or_error(void)
-{
-	Oid			cfg = rules_relid();
-
-	if (!OidIsValid(cfg))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"workload_guard\" is not installed in this database")));
-	return cfg;
-}
-
 /*
  * The rules table is readable and writable by its owner only; the right to
  * change rules is the EXECUTE privilege on the management functions.  They
- * run their SQL as the table's owner, after recording who called them, with
- * search_path pinned as a SECURITY DEFINER function's SET clause does: the
- * statements name operators (=, <>) without a schema, and REINDEX
- * CONCURRENTLY runs them under the search_path of whoever owns the table
- * being reindexed.  An error pops the GUC level with the (sub)transaction.
+ * run their SQL as the table's owner (wg_run_as_owner: a restricted
+ * operation with search_path pinned, as a SECURITY DEFINER function's SET
+ * clause does: the statements name operators (=, <>) without a schema, and
+ * REINDEX CONCURRENTLY runs them under the search_path of whoever owns the
+ * table being reindexed), after recording who called them.
  */
-static void
-become_rules_owner(Oid cfg, Oid *save_userid, int *save_sec,
-				   int *save_nestlevel)
-{
-	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(cfg));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for relation %u", cfg);
-	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
-	ReleaseSysCache(tp);
-
-	GetUserIdAndSecContext(save_userid, save_sec);
-	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	*save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-}
-
-static void
-leave_rules_owner(Oid save_userid, int save_sec, int save_nestlevel)
-{
-	AtEOXact_GUC(true, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec);
-}
 
 /*
  * Queue the invalidations that make the change visible at commit: the rules
- * table (backend caches) and each table whose index changes (cached plans).
+ * table (backend caches: in 1.1 its trigger config_changed() sends this
+ * too, a 1.0 database has no trigger on it) and each table whose index
+ * changes (cached plans).
  */
 static void
 invalidate_rules(Oid cfg, List *indexes)
@@ -469,18 +441,13 @@ check_constraints(Oid indexoid, List *tree)
 			   *conname,
 			   *conrel,
 			   *confrel;
-	int			rc;
 
-	rc = SPI_execute_with_args(
-							   "SELECT c.contype::text, c.conname::text, c.conrelid::pg_catalog.regclass::text, "
-							   "       c.confrelid::pg_catalog.regclass::text "
-							   "  FROM pg_catalog.pg_constraint c "
-							   " WHERE c.conindid = ANY ($1) AND c.contype IN ('f', 'p', 'u', 'x') "
-							   " ORDER BY c.contype <> 'f', c.oid LIMIT 1",
-							   1, argtypes, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	if (wg_spi_exec("SELECT c.contype::text, c.conname::text, c.conrelid::pg_catalog.regclass::text, "
+					"       c.confrelid::pg_catalog.regclass::text "
+					"  FROM pg_catalog.pg_constraint c "
+					" WHERE c.conindid = ANY ($1) AND c.contype IN ('f', 'p', 'u', 'x') "
+					" ORDER BY c.contype <> 'f', c.oid LIMIT 1",
+					1, argtypes, values, NULL, SPI_OK_SELECT) == 0)
 		return;
 
 	contype = spi_text(0, 1);
@@ -510,15 +477,65 @@ check_constraints(Oid indexoid, List *tree)
 static void
 purge_stale_rules(void)
 {
-	int			rc = SPI_execute(
-								 "DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r "
-								 " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
-								 "                    WHERE i.indexrelid = r.indexrelid "
-								 "                      AND i.indrelid = r.indrelid)",
-								 false, 0);
+	(void) wg_spi_exec("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r "
+					   " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+					   "                    WHERE i.indexrelid = r.indexrelid "
+					   "                      AND i.indrelid = r.indrelid)",
+					   0, NULL, NULL, NULL, SPI_OK_DELETE);
+}
 
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+/* what disable_index() and enable_index() hand to their part run as owner */
+typedef struct IhChange
+{
+	Oid			indexoid;
+	Oid			heapoid;
+	List	   *tree;
+	bool		force;
+	bool		has_reason;
+	Datum		reason;
+	const char *who;
+	MemoryContext caller_cxt;	/* for what survives SPI_finish */
+	bool		changed;		/* a rule was inserted / deleted */
+	char	   *parent;			/* enable: disabled through this index */
+} IhChange;
+
+static void
+disable_as_owner(void *arg)
+{
+	IhChange   *c = (IhChange *) arg;
+	Oid			argtypes[7] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			regclass = REGCLASSOID;
+	Oid			scan_count = wg_ext_function("index_scan_count", 1, &regclass);
+
+	if (!OidIsValid(scan_count))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("function workload_guard.index_scan_count(regclass) of extension \"workload_guard\" is missing"),
+				 errhint("Run ALTER EXTENSION workload_guard UPDATE, or drop and create the extension again.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!c->force)
+		check_constraints(c->indexoid, c->tree);
+	purge_stale_rules();
+
+	values[0] = ObjectIdGetDatum(c->indexoid);
+	values[1] = ObjectIdGetDatum(c->heapoid);
+	values[2] = CStringGetTextDatum(wg_qualified_name(c->indexoid));
+	values[3] = CStringGetTextDatum(c->who);
+	values[4] = c->reason;
+	if (!c->has_reason)
+		nulls[4] = 'n';
+	values[5] = BoolGetDatum(c->force);
+	values[6] = OidFunctionCall1(scan_count, ObjectIdGetDatum(c->indexoid));
+	c->changed = wg_spi_exec("INSERT INTO " WG_IH_SCHEMA "." WG_IH_TABLE
+							 " (indexrelid, indrelid, index_name, disabled_by, reason, forced, scans_at_disable)"
+							 " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+							 " ON CONFLICT (indexrelid) DO NOTHING",
+							 7, argtypes, values, nulls, SPI_OK_INSERT) == 1;
+	SPI_finish();
 }
 
 /*
@@ -531,44 +548,33 @@ purge_stale_rules(void)
 Datum
 wg_disable_index(PG_FUNCTION_ARGS)
 {
-	Oid			indexoid,
-				heapoid,
-				cfg;
-	Datum		reason;
-	bool		force;
+	Oid			cfg;
 	Form_pg_class classForm;
 	HeapTuple	tp;
-	List	   *tree;
-	char	   *who;
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
-	int			rc;
-	bool		inserted;
-	Oid			argtypes[6] = {OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	IhChange	c;
 
 	wg_require_loaded();
 	if (PG_ARGISNULL(0))
 		null_argument("index");
 	if (PG_ARGISNULL(2))
 		null_argument("force");
-	indexoid = PG_GETARG_OID(0);
-	reason = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	force = PG_GETARG_BOOL(2);
-	if (!PG_ARGISNULL(1))
-		wg_check_reason(TextDatumGetCString(reason));
+	memset(&c, 0, sizeof(c));
+	c.indexoid = PG_GETARG_OID(0);
+	c.has_reason = !PG_ARGISNULL(1);
+	c.reason = c.has_reason ? PG_GETARG_DATUM(1) : (Datum) 0;
+	c.force = PG_GETARG_BOOL(2);
+	if (c.has_reason)
+		wg_check_reason(TextDatumGetCString(c.reason));
 
 	prevent_on_standby("disable_index");
-	cfg = config_relid_or_error();
-	heapoid = lock_index(indexoid);
+	cfg = wg_ext_table_required(&ih_table);
+	c.heapoid = lock_index(c.indexoid);
 
-	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(c.indexoid));
 	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for relation %u", indexoid);
+		elog(ERROR, "cache lookup failed for relation %u", c.indexoid);
 	classForm = (Form_pg_class) GETSTRUCT(tp);
-	if (IsSystemClass(indexoid, classForm))
+	if (IsSystemClass(c.indexoid, classForm))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied: \"%s\" is a system index",
@@ -582,47 +588,41 @@ wg_disable_index(PG_FUNCTION_ARGS)
 				 errdetail("Disabled indexes apply to every session and standby; a temporary index belongs to one session.")));
 	ReleaseSysCache(tp);
 
-	tree = index_tree(indexoid);
-	who = GetUserNameFromId(GetUserId(), false);
+	c.tree = index_tree(c.indexoid);
+	c.who = GetUserNameFromId(GetUserId(), false);
+	wg_run_as_owner(cfg, disable_as_owner, &c);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the (sub)xact */
-	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
-
-	if (!force)
-		check_constraints(indexoid, tree);
-	purge_stale_rules();
-
-	values[0] = ObjectIdGetDatum(indexoid);
-	values[1] = ObjectIdGetDatum(heapoid);
-	values[2] = CStringGetTextDatum(wg_qualified_name(indexoid));
-	values[3] = CStringGetTextDatum(who);
-	values[4] = reason;
-	if (PG_ARGISNULL(1))
-		nulls[4] = 'n';
-	values[5] = BoolGetDatum(force);
-	rc = SPI_execute_with_args(
-							   "INSERT INTO " WG_IH_SCHEMA "." WG_IH_TABLE
-							   " (indexrelid, indrelid, index_name, disabled_by, reason, forced, scans_at_disable)"
-							   " VALUES ($1, $2, $3, $4, $5, $6, " WG_IH_SCHEMA ".index_scan_count($1))"
-							   " ON CONFLICT (indexrelid) DO NOTHING",
-							   6, argtypes, values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	inserted = (SPI_processed == 1);
-
-	leave_rules_owner(save_userid, save_sec, save_nestlevel);
-	wg_internal_end();
-	SPI_finish();
-
-	if (inserted)
-		invalidate_rules(cfg, tree);
+	if (c.changed)
+		invalidate_rules(cfg, c.tree);
 	else
 		ereport(NOTICE,
 				(errmsg("index \"%s\" is already disabled, nothing changed",
-						wg_qualified_name(indexoid))));
-	PG_RETURN_BOOL(inserted);
+						wg_qualified_name(c.indexoid))));
+	PG_RETURN_BOOL(c.changed);
+}
+
+static void
+enable_as_owner(void *arg)
+{
+	IhChange   *c = (IhChange *) arg;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	purge_stale_rules();
+	values[0] = ObjectIdGetDatum(c->indexoid);
+	c->changed = wg_spi_exec("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE
+							 " WHERE indexrelid = $1",
+							 1, argtypes, values, NULL, SPI_OK_DELETE) > 0;
+	if (!c->changed &&
+		wg_spi_exec("SELECT r.indexrelid::pg_catalog.regclass::text"
+					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
+					"  JOIN pg_catalog.pg_partition_ancestors($1) a"
+					"    ON a.relid = r.indexrelid LIMIT 1",
+					1, argtypes, values, NULL, SPI_OK_SELECT) > 0)
+		c->parent = MemoryContextStrdup(c->caller_cxt, spi_text(0, 1));
+	SPI_finish();
 }
 
 /*
@@ -634,71 +634,36 @@ wg_disable_index(PG_FUNCTION_ARGS)
 Datum
 wg_enable_index(PG_FUNCTION_ARGS)
 {
-	Oid			indexoid,
-				cfg;
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
-	int			rc;
-	bool		deleted;
-	char	   *parent = NULL;
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1];
+	Oid			cfg;
+	IhChange	c;
 
 	wg_require_loaded();
 	if (PG_ARGISNULL(0))
 		null_argument("index");
-	indexoid = PG_GETARG_OID(0);
+	memset(&c, 0, sizeof(c));
+	c.indexoid = PG_GETARG_OID(0);
+	c.caller_cxt = CurrentMemoryContext;
 
 	prevent_on_standby("enable_index");
-	cfg = config_relid_or_error();
-	(void) lock_index(indexoid);
+	cfg = wg_ext_table_required(&ih_table);
+	(void) lock_index(c.indexoid);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the (sub)xact */
-	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
-
-	purge_stale_rules();
-	values[0] = ObjectIdGetDatum(indexoid);
-	rc = SPI_execute_with_args("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE
-							   " WHERE indexrelid = $1",
-							   1, argtypes, values, NULL, false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	deleted = (SPI_processed > 0);
-
-	if (!deleted)
-	{
-		rc = SPI_execute_with_args("SELECT r.indexrelid::pg_catalog.regclass::text"
-								   "  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
-								   "  JOIN pg_catalog.pg_partition_ancestors($1) a"
-								   "    ON a.relid = r.indexrelid LIMIT 1",
-								   1, argtypes, values, NULL, true, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed > 0)
-			parent = spi_text(0, 1);
-	}
-
-	leave_rules_owner(save_userid, save_sec, save_nestlevel);
-	wg_internal_end();
-	if (parent)
+	wg_run_as_owner(cfg, enable_as_owner, &c);
+	if (c.parent)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("index \"%s\" is disabled through partitioned index \"%s\"",
-						wg_qualified_name(indexoid), parent),
+						wg_qualified_name(c.indexoid), c.parent),
 				 errhint("Enable \"%s\" to enable the indexes of all its partitions, or detach the partition.",
-						 parent)));
-	SPI_finish();
+						 c.parent)));
 
-	if (deleted)
-		invalidate_rules(cfg, index_tree(indexoid));
+	if (c.changed)
+		invalidate_rules(cfg, index_tree(c.indexoid));
 	else
 		ereport(NOTICE,
 				(errmsg("index \"%s\" is not disabled, nothing changed",
-						wg_qualified_name(indexoid))));
-	PG_RETURN_BOOL(deleted);
+						wg_qualified_name(c.indexoid))));
+	PG_RETURN_BOOL(c.changed);
 }
 
 /*
@@ -712,6 +677,45 @@ wg_index_rules_changed(PG_FUNCTION_ARGS)
 
 	if (OidIsValid(cfg))
 		CacheInvalidateRelcacheByRelid(cfg);
+	PG_RETURN_VOID();
+}
+
+/*
+ * _index_rules_on_drop(): the sql_drop event trigger since 1.1 (1.0's is
+ * PL/pgSQL).  Deletes the rules of dropped indexes, as the table owner (the
+ * function is SECURITY DEFINER), in an internal section: like every other
+ * statement workload_guard runs, the DELETE is neither timed nor subject to
+ * digest rules.
+ */
+Datum
+wg_index_rules_on_drop(PG_FUNCTION_ARGS)
+{
+	Oid			cfg;
+	int			rc;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by the event trigger manager",
+						"_index_rules_on_drop")));
+	cfg = rules_relid();
+	if (!OidIsValid(cfg))
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	wg_internal_begin();		/* an error closes it with the (sub)xact */
+	rc = SPI_execute("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
+					 " USING pg_catalog.pg_event_trigger_dropped_objects() d"
+					 " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					 "   AND d.objid OPERATOR(pg_catalog.=) r.indexrelid",
+					 false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		CacheInvalidateRelcacheByRelid(cfg);
+	wg_internal_end();
+	SPI_finish();
 	PG_RETURN_VOID();
 }
 
@@ -760,17 +764,49 @@ rebuilds_indexes(PlannedStmt *pstmt)
 	return wg_option_bool(stmt->params, "concurrently");
 }
 
+typedef struct IhSaveArgs
+{
+	MemoryContext keep;
+	List	   *saved;
+} IhSaveArgs;
+
+static void
+save_rules_as_owner(void *arg)
+{
+	IhSaveArgs *a = (IhSaveArgs *) arg;
+	uint64		n,
+				i;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	n = wg_spi_exec("SELECT r.indexrelid, r.indrelid, c.relnamespace, c.relname::text"
+					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
+					"  JOIN pg_catalog.pg_class c ON c.oid = r.indexrelid"
+					" WHERE c.relkind IN ('i', 'I')",
+					0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(a->keep);
+		WgIhSaved  *s = palloc(sizeof(WgIhSaved));
+
+		s->indexoid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		s->heapoid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		s->nspoid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		s->relname = SPI_getvalue(tup, desc, 4);
+		a->saved = lappend(a->saved, s);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+}
+
 List *
 wg_index_hide_utility_before(PlannedStmt *pstmt)
 {
-	List	   *saved = NIL;
+	IhSaveArgs	args;
 	Oid			cfg;
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
-	MemoryContext keep = CurrentMemoryContext;	/* the portal's: survives the
-												 * statement's transactions */
-	uint64		i;
 
 	if (!rebuilds_indexes(pstmt) || !IsTransactionState())
 		return NIL;
@@ -778,49 +814,28 @@ wg_index_hide_utility_before(PlannedStmt *pstmt)
 	if (!OidIsValid(cfg))
 		return NIL;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the (sub)xact */
-	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
-	if (SPI_execute("SELECT r.indexrelid, r.indrelid, c.relnamespace, c.relname::text"
-					"  FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
-					"  JOIN pg_catalog.pg_class c ON c.oid = r.indexrelid"
-					" WHERE c.relkind IN ('i', 'I')", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read disabled index rules");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(keep);
-		WgIhSaved  *s = palloc(sizeof(WgIhSaved));
-
-		s->indexoid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		s->heapoid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		s->nspoid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		s->relname = SPI_getvalue(tup, desc, 4);
-		saved = lappend(saved, s);
-		MemoryContextSwitchTo(old);
-	}
-	leave_rules_owner(save_userid, save_sec, save_nestlevel);
-	wg_internal_end();
-	SPI_finish();
-	return saved;
+	/* the portal's context: survives the statement's transactions */
+	args.keep = CurrentMemoryContext;
+	args.saved = NIL;
+	wg_run_as_owner(cfg, save_rules_as_owner, &args);
+	return args.saved;
 }
 
-static void
-move_rules(List *saved, Oid cfg)
+typedef struct MoveRulesArgs
 {
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
+	List	   *saved;
+	Oid			cfg;
+} MoveRulesArgs;
+
+static void
+move_rules_as_owner(void *arg)
+{
+	MoveRulesArgs *a = (MoveRulesArgs *) arg;
 	ListCell   *lc;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the (sub)xact */
-	become_rules_owner(cfg, &save_userid, &save_sec, &save_nestlevel);
-	foreach(lc, saved)
+	foreach(lc, a->saved)
 	{
 		WgIhSaved  *s = (WgIhSaved *) lfirst(lc);
 		Oid			newoid;
@@ -836,16 +851,12 @@ move_rules(List *saved, Oid cfg)
 		values[0] = ObjectIdGetDatum(s->indexoid);
 		values[1] = ObjectIdGetDatum(newoid);
 		values[2] = CStringGetTextDatum(wg_qualified_name(newoid));
-		if (SPI_execute_with_args("UPDATE " WG_IH_SCHEMA "." WG_IH_TABLE
-								  "   SET indexrelid = $2, index_name = $3"
-								  " WHERE indexrelid = $1",
-								  3, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update disabled index rules");
-		if (SPI_processed > 0)
-			invalidate_rules(cfg, list_make1_oid(newoid));
+		if (wg_spi_exec("UPDATE " WG_IH_SCHEMA "." WG_IH_TABLE
+						"   SET indexrelid = $2, index_name = $3"
+						" WHERE indexrelid = $1",
+						3, argtypes, values, NULL, SPI_OK_UPDATE) > 0)
+			invalidate_rules(a->cfg, list_make1_oid(newoid));
 	}
-	leave_rules_owner(save_userid, save_sec, save_nestlevel);
-	wg_internal_end();
 	SPI_finish();
 }
 
@@ -854,18 +865,12 @@ move_rules(List *saved, Oid cfg)
  * not turn it into an error, so it runs in a subtransaction and degrades to
  * a WARNING naming what to do.
  */
-typedef struct MoveRulesArgs
-{
-	List	   *saved;
-	Oid			cfg;
-} MoveRulesArgs;
-
 static void
 move_rules_cb(void *arg)
 {
 	MoveRulesArgs *a = (MoveRulesArgs *) arg;
 
-	move_rules(a->saved, a->cfg);
+	wg_run_as_owner(a->cfg, move_rules_as_owner, a);
 }
 
 void

@@ -46,6 +46,7 @@
 #include <math.h>
 
 #include "catalog/pg_authid.h"
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "common/int.h"
@@ -72,8 +73,9 @@
 
 #define PROMETHEUS_LATENCY_COLS 10
 
-#define NS_PER_MS			1000000.0
-#define NS_PER_S			1000000000.0
+/* doubles; not core's NS_PER_* (int64, in instr_time.h from 16) */
+#define WG_NS_PER_MS		1000000.0
+#define WG_NS_PER_S			1000000000.0
 
 /* a histogram with its exact extremes and sum, as a value carries it */
 typedef struct WgHistValue
@@ -125,7 +127,7 @@ typedef struct PromEntry
 static double
 prom_bound_seconds(int k)
 {
-	return wg_hist_lower_ns((PROM_FIRST_OCTAVE + k) * WG_HIST_SUB) / NS_PER_S;
+	return wg_hist_lower_ns((PROM_FIRST_OCTAVE + k) * WG_HIST_SUB) / WG_NS_PER_S;
 }
 
 static int
@@ -268,7 +270,7 @@ wg_prometheus_latency(PG_FUNCTION_ARGS)
 		values[c++] = PointerGetDatum(construct_array(cum, PROM_BOUNDS, INT8OID,
 													  sizeof(int64), FLOAT8PASSBYVAL,
 													  TYPALIGN_DOUBLE));
-		values[c++] = Float8GetDatum((double) e->total_ns / NS_PER_S);
+		values[c++] = Float8GetDatum((double) e->total_ns / WG_NS_PER_S);
 		values[c++] = Int64GetDatum((int64) e->count);
 		values[c++] = Int64GetDatum((int64) e->errors);
 		values[c++] = Int64GetDatum((int64) e->cancels);
@@ -630,7 +632,7 @@ wg_latency_value_percentile(PG_FUNCTION_ARGS)
 	if (v->total == 0)
 		PG_RETURN_NULL();
 	ns = wg_hist_percentile_u64(v->counts, fraction, v->min_ns, v->max_ns);
-	PG_RETURN_FLOAT8(ns / NS_PER_MS);
+	PG_RETURN_FLOAT8(ns / WG_NS_PER_MS);
 }
 
 /*
@@ -656,9 +658,9 @@ wg_latency_value_stats(PG_FUNCTION_ARGS)
 		nulls[1] = nulls[2] = nulls[3] = true;
 	else
 	{
-		values[1] = Float8GetDatum(v->min_ns / NS_PER_MS);
-		values[2] = Float8GetDatum(v->max_ns / NS_PER_MS);
-		values[3] = Float8GetDatum(v->sum_ns / v->total / NS_PER_MS);
+		values[1] = Float8GetDatum(v->min_ns / WG_NS_PER_MS);
+		values[2] = Float8GetDatum(v->max_ns / WG_NS_PER_MS);
+		values[3] = Float8GetDatum(v->sum_ns / v->total / WG_NS_PER_MS);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -676,11 +678,11 @@ human_ns(double ns)
 {
 	if (ns < 1000.0)
 		return psprintf("%.4g ns", ns);
-	if (ns < NS_PER_MS)
+	if (ns < WG_NS_PER_MS)
 		return psprintf("%.4g us", ns / 1000.0);
-	if (ns < NS_PER_S)
-		return psprintf("%.4g ms", ns / NS_PER_MS);
-	return psprintf("%.4g s", ns / NS_PER_S);
+	if (ns < WG_NS_PER_S)
+		return psprintf("%.4g ms", ns / WG_NS_PER_MS);
+	return psprintf("%.4g s", ns / WG_NS_PER_S);
 }
 
 /*

@@ -31,6 +31,12 @@
  * Statements workload_guard runs itself (wg_internal_level > 0) are neither
  * timed nor checked against digest rules, in every hook.
  *
+ * Where a config cache is consulted (the rule check in ExecutorStart, the
+ * index removal in get_relation_info, the start of ProcessUtility) pending
+ * invalidations are read first (wg_config_caches_sync, config_cache.h), so
+ * that a rule committed elsewhere reaches transactions that take no new
+ * lock; the transaction callback marks every such point fresh again.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -47,6 +53,7 @@
 #include "utils/guc.h"
 
 #include "compat.h"
+#include "config_cache.h"
 #include "ddl_guard.h"
 #include "ddl_rejection_counts.h"
 #include "index_hide.h"
@@ -363,6 +370,15 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
 
 	/*
+	 * A rule or disabled index committed since the last statement: seen by
+	 * this statement, and by EXECUTE and EXPLAIN EXECUTE of a cached plan,
+	 * which is checked for invalidation before any other hook runs (see
+	 * config_cache.c).
+	 */
+	if (IsTransactionState())
+		wg_config_caches_sync(WG_SYNC_UTILITY);
+
+	/*
 	 * Digest rules first: a blocked utility never starts.  A cap slot taken
 	 * here is given back when the statement ends; should the two calls
 	 * below fail, by the abort of the (sub)transaction.
@@ -441,6 +457,7 @@ wg_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			wg_config_caches_xact_end();
 			wg_latency_xact_cleanup(InvalidSubTransactionId);
 			wg_ddl_xact_abort();
 			wg_digest_rules_xact_cleanup(InvalidSubTransactionId, false);
@@ -448,6 +465,7 @@ wg_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PREPARE:
+			wg_config_caches_xact_end();
 
 			/*
 			 * Every execution of the transaction has ended by now (holdable

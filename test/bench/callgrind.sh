@@ -14,7 +14,7 @@
 #   BENCH_PROFILE=1     also print, per function, the instructions per
 #                       statement that workload_guard adds over
 #                       compute_query_id = on (default 1)
-#   BENCH_CONFIGS="..." subset of "off on pgss wg wgnone both" to run (default all;
+#   BENCH_CONFIGS="..." subset of "off on pgss wg wgnone wgext both" to run (default all;
 #                       the deltas need "off" and "on", the ratio "pgss")
 #   BENCH_KEEP=1        keep the scratch directory (callgrind.out.* files)
 #   BENCH_SO=path       workload_guard.so to load (default: the one built
@@ -66,6 +66,21 @@ EOF
 	{ cat "$WORK/setup.log"; die "setup failed"; }
 grep -q "ERROR" "$WORK/setup.log" && { cat "$WORK/setup.log"; die "setup failed"; }
 
+# ---- the same cluster with the extension created and rules in place that
+# the workload's digest does not match (a block of another digest, a
+# disabled index of another table): the path every statement takes on a
+# server whose brakes are in use elsewhere
+cp -a "$WORK/pristine" "$WORK/pristine_ext"
+as_pg postgres --single -D "$WORK/pristine_ext" \
+	-c shared_preload_libraries="$WORK/workload_guard.so" postgres >"$WORK/setup_ext.log" 2>&1 <<'EOF' ||
+CREATE EXTENSION workload_guard
+CREATE TABLE other (id int PRIMARY KEY)
+SELECT workload_guard.block_digest(workload_guard.queryid_of('SELECT id FROM other'), 'bench')
+SELECT workload_guard.disable_index('other_pkey', 'bench', force => true)
+EOF
+	{ cat "$WORK/setup_ext.log"; die "setup of the extension failed"; }
+grep -q "ERROR" "$WORK/setup_ext.log" && { cat "$WORK/setup_ext.log"; die "setup of the extension failed"; }
+
 # ---- the workload: point SELECTs with varying constants (one digest),
 # one per line, the last one newline-terminated
 gen() {
@@ -84,13 +99,14 @@ COMMON=(-c shared_buffers=16MB -c max_connections=10 -c jit=off -c fsync=off
 	-c autovacuum=off -c log_min_messages=warning)
 
 # shellcheck disable=SC2206
-CONFIGS=(${BENCH_CONFIGS:-off on pgss wg wgnone both})
+CONFIGS=(${BENCH_CONFIGS:-off on pgss wg wgnone wgext both})
 declare -A LABEL=(
 	[off]="nothing loaded, compute_query_id = off"
 	[on]="nothing loaded, compute_query_id = on"
 	[pgss]="pg_stat_statements (defaults)"
 	[wg]="workload_guard (defaults)"
 	[wgnone]="workload_guard, track = none"
+	[wgext]="workload_guard, extension created, rules"
 	[both]="pg_stat_statements + workload_guard"
 )
 declare -A OPTS=(
@@ -99,6 +115,7 @@ declare -A OPTS=(
 	[pgss]="-c shared_preload_libraries=pg_stat_statements"
 	[wg]="-c shared_preload_libraries=$WORK/workload_guard.so"
 	[wgnone]="-c shared_preload_libraries=$WORK/workload_guard.so -c workload_guard.track=none"
+	[wgext]="-c shared_preload_libraries=$WORK/workload_guard.so"
 	[both]="-c shared_preload_libraries=pg_stat_statements,$WORK/workload_guard.so"
 )
 
@@ -109,8 +126,10 @@ run() {
 	# stack layout then depends on the configuration's settings only, not
 	# on the caller's environment (memcpy/memset costs vary with alignment)
 	local dir="$WORK/data" out="$WORK/callgrind.out.${cfg}_$k"
+	local pristine="$WORK/pristine"
+	[ "$cfg" = wgext ] && pristine="$WORK/pristine_ext"
 	rm -rf "$dir"
-	cp -a "$WORK/pristine" "$dir"
+	cp -a "$pristine" "$dir"
 	# shellcheck disable=SC2086
 	runuser -u postgres -- env -i PATH="$PATH" LC_ALL=C \
 		valgrind --tool=callgrind --callgrind-out-file="$out" \
@@ -149,7 +168,7 @@ has() { [ -n "${PER[$1]:-}" ]; }
 echo
 echo "instructions added per statement"
 printf "%-44s %12s %12s\n" "" "vs off" "vs on"
-for cfg in pgss wg wgnone both; do
+for cfg in pgss wg wgnone wgext both; do
 	has "$cfg" || continue
 	printf "%-44s %12s %12s\n" "${LABEL[$cfg]}" \
 		"$(has off && echo $((PER[$cfg] - PER[off])))" \

@@ -206,9 +206,11 @@ ANALYZE ihp;
 SELECT index FROM disabled_indexes;
 SELECT plan($$SELECT * FROM ihp21 WHERE b = 5$$);
 CREATE TABLE ihp3 PARTITION OF ihp FOR VALUES FROM (2000) TO (3000);
+BEGIN;                                      -- new: ATTACH scans nothing others see
 CREATE TABLE ihp22 (a int, b int);
 CREATE INDEX ihp22_b_idx ON ihp22 (b);
 ALTER TABLE ihp2 ATTACH PARTITION ihp22 FOR VALUES FROM (2000) TO (3000);
+COMMIT;
 SELECT plan($$SELECT * FROM ihp WHERE b = 5$$);
 SELECT plan($$SELECT * FROM ihp22 WHERE b = 5$$);
 SELECT enable_index('ihp21_b_idx');

