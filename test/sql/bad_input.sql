@@ -113,7 +113,7 @@ INSERT INTO bi_case (obj, arg, sql) VALUES
 ('queryid_of', 'statement', $$SELECT workload_guard.queryid_of('')$$),
 ('queryid_of', 'statement', $$SELECT workload_guard.queryid_of('not sql at all')$$),
 ('queryid_of', 'statement', $$SELECT workload_guard.queryid_of('SELECT * FROM no_such_table')$$),
-('queryid_of', 'statement', $$SELECT workload_guard.queryid_of('VACUUM bi_t')$$),
+('queryid_of', 'statement', $$SELECT workload_guard.queryid_of('VACUUM bi_t') <> 0$$),	-- (the number differs between majors)
 ('queryid_of', 'statement', $$SELECT workload_guard.queryid_of(') SELECT 1')$$),
 ('queryid_of', 'statement', $$SELECT workload_guard.queryid_of('SELECT 1') <> 0$$),
 ('queryid_of', 'statement', $$SELECT workload_guard.queryid_of(repeat(' ', 100000) || 'SELECT 1') <> 0$$),
