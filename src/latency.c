@@ -98,19 +98,65 @@ typedef struct WgExecSlot
 	uint64		queryid;
 	int			level;
 	SubTransactionId subxid;
-	uint64		plan_ns;
-	uint64		exec_ns;
-	uint64		end_ns;			/* clock at the last ExecutorRun exit */
+	TimestampTz start;			/* when the statement began (see below) */
+	TimestampTz start_msg;		/* statement_timestamp() at ExecutorStart */
+	TimestampTz run_end;		/* clock at a run exit in a later message */
 } WgExecSlot;
 
 static WgExecSlot exec_slots[WG_MAX_EXEC_SLOTS];
 static int	n_exec_slots = 0;
 
+/*
+ * When the statement being planned at each nesting level began, for the
+ * execution that follows (the planning of an extended-protocol statement
+ * happens in its Bind message, its execution in the Execute message).
+ */
 static struct
 {
 	uint64		queryid;
-	uint64		ns;
-}			pending_plan[WG_MAX_PLAN_LEVELS];
+	TimestampTz start;
+	TimestampTz msg;			/* statement_timestamp() when planned */
+}			pending_start[WG_MAX_PLAN_LEVELS];
+
+/*
+ * Where the next top-level statement begins.  msg_ts is the
+ * statement_timestamp() last seen (postgres.c sets it when a Query, Parse,
+ * Bind or Execute message arrives); top_cursor is where the next top-level
+ * statement of that message starts: the message's arrival for the first,
+ * the end of the previous one for the others (a multi-statement string).
+ */
+static TimestampTz msg_ts = 0;
+static TimestampTz msg_prev_ts = 0;
+static TimestampTz top_cursor = 0;
+
+static inline TimestampTz
+top_start(void)
+{
+	TimestampTz ts = GetCurrentStatementStartTimestamp();
+
+	if (ts != msg_ts)
+	{
+		msg_prev_ts = msg_ts;
+		msg_ts = ts;
+		top_cursor = ts;
+	}
+	return top_cursor;
+}
+
+/* a top-level statement ended at end: the next one of its message starts there */
+static inline void
+top_ended(TimestampTz end)
+{
+	if (GetCurrentStatementStartTimestamp() == msg_ts && end > top_cursor)
+		top_cursor = end;
+}
+
+/* the start of a statement at this level, without a clock read at level 0 */
+static inline TimestampTz
+statement_start(int level)
+{
+	return level == 0 ? top_start() : GetCurrentTimestamp();
+}
 
 /*
  * Constant locations of the statement last parsed at each nesting level,
@@ -642,29 +688,69 @@ wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level
 	pending_norm[level].nlocs = n;
 }
 
+/*
+ * Planning begins: remember when the statement began, for the execution
+ * that follows (or for the failure of the planning itself).  At level 0 no
+ * clock is read: the start is the message's arrival or the end of the
+ * previous statement of the same string.
+ */
 void
-wg_latency_planned(uint64 queryid, int level, instr_time *duration)
+wg_latency_plan_begin(uint64 queryid, int level)
 {
 	if (level < WG_MAX_PLAN_LEVELS)
 	{
-		pending_plan[level].queryid = queryid;
-		pending_plan[level].ns = INSTR_TIME_GET_NANOSEC(*duration);
+		pending_start[level].start = statement_start(level);
+		pending_start[level].msg = msg_ts;
+		pending_start[level].queryid = queryid;
 	}
 }
 
 /*
+ * The start of the execution of queryid at this level: where its planning
+ * began when it was planned for this execution (in this message or, for the
+ * extended protocol, in the Bind message just before), else now.
+ */
+static TimestampTz
+execution_start(uint64 queryid, int level)
+{
+	TimestampTz start = statement_start(level);
+
+	if (level < WG_MAX_PLAN_LEVELS && pending_start[level].queryid == queryid)
+	{
+		if (level > 0 || pending_start[level].msg == msg_ts ||
+			pending_start[level].msg == msg_prev_ts)
+			start = Min(start, pending_start[level].start);
+		pending_start[level].queryid = 0;
+	}
+	return start;
+}
+
+/* record an execution that began at start and ended at end (wall clock) */
+static void
+latency_record_span(uint64 queryid, int level, TimestampTz start, TimestampTz end,
+					int sqlerrcode, const char *query, int location, int len)
+{
+	uint64		ns = end > start ? (uint64) (end - start) * WG_NS_PER_US : 0;
+
+	if (level == 0)
+		top_ended(end);
+	latency_record(queryid, level, ns, (uint64) end * WG_NS_PER_US, sqlerrcode,
+				   query, location, len);
+}
+
+/*
  * Planning ended in an error (statement_timeout in a long planning, an
- * error folding constants): no execution follows, so the planning time is
+ * error folding constants): no execution follows, so the statement is
  * recorded now as a failed execution.  Called in PG_CATCH.
  */
 void
 wg_latency_plan_failed(uint64 queryid, int level, const char *queryString,
-					   int stmt_location, int stmt_len, instr_time *start)
+					   int stmt_location, int stmt_len)
 {
-	uint64		now = clock_ns();
+	TimestampTz start = execution_start(queryid, level);
 
-	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
-				   now, geterrcode(), queryString, stmt_location, stmt_len);
+	latency_record_span(queryid, level, start, GetCurrentTimestamp(),
+						geterrcode(), queryString, stmt_location, stmt_len);
 }
 
 static inline WgExecSlot *
@@ -689,14 +775,21 @@ exec_slot_release(WgExecSlot *slot)
 	n_exec_slots--;
 }
 
+static inline bool
+executor_tracked(QueryDesc *queryDesc, int eflags, int level)
+{
+	return queryDesc->plannedstmt->queryId != UINT64CONST(0) && wg_lat &&
+		wg_latency_enabled(level) && !IsParallelWorker() &&
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY);
+}
+
 void
 wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 {
 	uint64		queryid = queryDesc->plannedstmt->queryId;
 	WgExecSlot *slot;
 
-	if (queryid == UINT64CONST(0) || !wg_lat || !wg_latency_enabled(level) ||
-		IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+	if (!executor_tracked(queryDesc, eflags, level))
 		return;
 
 	if (unlikely(n_exec_slots >= WG_MAX_EXEC_SLOTS))
@@ -721,37 +814,45 @@ wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 	slot->queryid = queryid;
 	slot->level = level;
 	slot->subxid = GetCurrentSubTransactionId();
-	slot->plan_ns = 0;
-	slot->exec_ns = 0;
-	slot->end_ns = 0;
-	if (level < WG_MAX_PLAN_LEVELS && pending_plan[level].queryid == queryid)
-	{
-		slot->plan_ns = pending_plan[level].ns;
-		pending_plan[level].queryid = 0;
-	}
+	slot->start = execution_start(queryid, level);
+	slot->start_msg = GetCurrentStatementStartTimestamp();
+	slot->run_end = 0;
 }
 
+/*
+ * ExecutorStart failed (permission denied, a lock timeout opening a
+ * partition): the statement ends here.  Called in PG_CATCH.
+ */
 void
-wg_latency_run_enter(QueryDesc *queryDesc, instr_time *start)
+wg_latency_executor_start_failed(QueryDesc *queryDesc, int eflags, int level)
 {
-	if (n_exec_slots > 0 && exec_slot_find(queryDesc) != NULL)
-		INSTR_TIME_SET_CURRENT(*start);
-	else
-		INSTR_TIME_SET_ZERO(*start);
+	PlannedStmt *ps = queryDesc->plannedstmt;
+
+	if (!executor_tracked(queryDesc, eflags, level))
+		return;
+	latency_record_span(ps->queryId, level,
+						execution_start(ps->queryId, level),
+						GetCurrentTimestamp(), geterrcode(),
+						queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
+}
+
+/*
+ * No clock is read around ExecutorRun: the statement's time is its start to
+ * its end.  run_enter only says whether the execution is tracked.
+ */
+bool
+wg_latency_run_enter(QueryDesc *queryDesc)
+{
+	return n_exec_slots > 0 && exec_slot_find(queryDesc) != NULL;
 }
 
 void
-wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool failed)
+wg_latency_run_exit(QueryDesc *queryDesc, bool tracked, bool failed)
 {
 	WgExecSlot *slot;
-	uint64		now;
 
-	if (INSTR_TIME_IS_ZERO(*start) || (slot = exec_slot_find(queryDesc)) == NULL)
+	if (!tracked || (slot = exec_slot_find(queryDesc)) == NULL)
 		return;
-
-	now = clock_ns();
-	slot->exec_ns += now - INSTR_TIME_GET_NANOSEC(*start);
-	slot->end_ns = now;
 
 	if (unlikely(failed))
 	{
@@ -759,10 +860,21 @@ wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool failed)
 		const char *src = queryDesc->sourceText;
 		PlannedStmt *ps = queryDesc->plannedstmt;
 
-		latency_record(slot->queryid, slot->level,
-					   slot->plan_ns + slot->exec_ns, now, geterrcode(),
-					   src, ps->stmt_location, ps->stmt_len);
+		latency_record_span(slot->queryid, slot->level, slot->start,
+							GetCurrentTimestamp(), geterrcode(),
+							src, ps->stmt_location, ps->stmt_len);
 		exec_slot_release(slot);
+	}
+	else if (unlikely(GetCurrentStatementStartTimestamp() != slot->start_msg))
+	{
+		/*
+		 * Run in a later message than it started (an extended-protocol
+		 * SELECT starts in Bind and runs in Execute): its portal may be
+		 * dropped only in a later message still (the next Bind in a
+		 * transaction block), after the client's round trip.  The end of
+		 * the last run is its end then.
+		 */
+		slot->run_end = GetCurrentTimestamp();
 	}
 }
 
@@ -775,10 +887,9 @@ wg_latency_executor_end(QueryDesc *queryDesc)
 	if (n_exec_slots == 0 || (slot = exec_slot_find(queryDesc)) == NULL)
 		return;
 
-	latency_record(slot->queryid, slot->level,
-				   slot->plan_ns + slot->exec_ns,
-				   slot->end_ns ? slot->end_ns : clock_ns(), 0,
-				   queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
+	latency_record_span(slot->queryid, slot->level, slot->start,
+						slot->run_end ? slot->run_end : GetCurrentTimestamp(), 0,
+						queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
 	exec_slot_release(slot);
 }
 
@@ -820,16 +931,20 @@ wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level)
 		!IsA(parsetree, DeallocateStmt);
 }
 
+TimestampTz
+wg_latency_utility_begin(int level)
+{
+	return statement_start(level);
+}
+
 void
 wg_latency_utility_done(uint64 queryid, int level, const char *queryString,
 						int stmt_location, int stmt_len,
-						instr_time *start, bool failed)
+						TimestampTz start, bool failed)
 {
-	uint64		now = clock_ns();
-
-	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
-				   now, failed ? geterrcode() : 0,
-				   queryString, stmt_location, stmt_len);
+	latency_record_span(queryid, level, start, GetCurrentTimestamp(),
+						failed ? geterrcode() : 0,
+						queryString, stmt_location, stmt_len);
 }
 
 void
@@ -842,11 +957,11 @@ wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 			   exec_slots[n_exec_slots - 1].subxid >= aborted_subxid)
 			n_exec_slots--;
 		/* nor will a planned statement whose start failed */
-		memset(pending_plan, 0, sizeof(pending_plan));
+		memset(pending_start, 0, sizeof(pending_start));
 	}
 	else
 	{
 		n_exec_slots = 0;
-		memset(pending_plan, 0, sizeof(pending_plan));
+		memset(pending_start, 0, sizeof(pending_start));
 	}
 }

@@ -23,6 +23,7 @@
 #include "histogram.h"
 
 #define WG_QUERY_TEXT_LEN	1024	/* sample text kept per digest, bytes */
+#define WG_NS_PER_US		UINT64CONST(1000)
 
 typedef struct WgLatencyKey
 {
@@ -148,13 +149,14 @@ recent_epoch_of(uint64 now_ns)
 	return now_ns / recent_window_ns() + WG_EPOCH_BASE;
 }
 
+/*
+ * The recorder's clock: the wall clock of statement_timestamp() and of the
+ * server log's durations (GetCurrentTimestamp, microseconds), in ns.
+ */
 static inline uint64
 clock_ns(void)
 {
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	return INSTR_TIME_GET_NANOSEC(now);
+	return (uint64) GetCurrentTimestamp() * WG_NS_PER_US;
 }
 
 #endif							/* WG_LATENCY_INTERNAL_H */
