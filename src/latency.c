@@ -2,21 +2,37 @@
  *
  * latency.c
  *	  Per-digest latency histograms: the shared table, timing of each
- *	  execution and eviction.  Persistence across clean restarts is in
+ *	  execution and eviction.  Per-backend pending executions (the path of
+ *	  a statement whose digest the backend knows: no shared write) are in
+ *	  latency_pending.c, persistence across clean restarts in
  *	  latency_file.c, the SQL functions behind workload_guard.statement_latency
- *	  in latency_sql.c; latency_internal.h is what the three share.
+ *	  in latency_sql.c; latency_internal.h is what they share.
+ *
+ * What is timed: from the statement's start to its end on the wall clock of
+ * statement_timestamp() (GetCurrentTimestamp, µs).  A top-level statement
+ * starts when its message arrived (the first of a query string) or where
+ * the previous statement of the string ended, so parse analysis and its
+ * lock waits are in; no clock is read at its start.  Its end is one clock
+ * read at ExecutorEnd (or at the end of its last ExecutorRun when that ran
+ * in a later message than its start: an extended-protocol SELECT, whose
+ * portal may be dropped only at the next Bind).  Nested statements read
+ * the clock at their planning or start.
  *
  * Locking protocol (the whole of it):
  *
  *	* wg_lat->lock (an LWLock of our own tranche) guards the hash table, the
- *	  in_use/key/query fields of every digest slot, the free list and the
- *	  clock hand.  Recording into an existing digest takes it in SHARED mode
- *	  only, for one hash probe and a handful of atomic increments; creating,
+ *	  in_use/key/query/generation fields of every digest slot, the free list
+ *	  and the clock hand.  A statement whose digest the backend has cached
+ *	  takes no lock at all (latency_pending.c, with its protocol); the first
+ *	  statement of a digest in a backend, and the merges of pending
+ *	  executions, take it in SHARED mode, for one hash probe and a handful
+ *	  of atomic increments per execution; creating,
  *	  evicting or resetting a digest takes it EXCLUSIVE, and does a bounded
  *	  amount of work there (at most WG_EVICT_SCAN slots are inspected).
  *	* Every counter of a digest (calls, errors, buckets, min/max, the recent
  *	  window) is a pg_atomic_* variable, updated lock-free by any number of
- *	  backends holding the shared lock.  Readers (the views) copy one digest
+ *	  backends holding the shared lock.  Readers (the views) first merge
+ *	  every backend's pending executions, then copy one digest
  *	  at a time under the shared lock, held for that copy only, and compute
  *	  percentiles and build tuples after releasing it, so a full scan never
  *	  delays a digest's creation by more than one copy.  A copy sees each
@@ -194,8 +210,8 @@ static struct
  * and mix, instead of hash_bytes() over 24 padded bytes (about 110
  * instructions per statement saved; test/bench/README.md).
  */
-static uint32
-wg_key_hash(const void *key, Size keysize)
+uint32
+wg_latency_key_hash(const void *key, Size keysize)
 {
 	const WgLatencyKey *k = (const WgLatencyKey *) key;
 	uint64		h = k->queryid ^ ((uint64) k->userid << 32) ^ k->dbid ^
@@ -205,8 +221,8 @@ wg_key_hash(const void *key, Size keysize)
 	return (uint32) (h >> 32);
 }
 
-static int
-wg_key_match(const void *a, const void *b, Size keysize)
+int
+wg_latency_key_match(const void *a, const void *b, Size keysize)
 {
 	const WgLatencyKey *ka = (const WgLatencyKey *) a;
 	const WgLatencyKey *kb = (const WgLatencyKey *) b;
@@ -277,6 +293,7 @@ wg_latency_shmem_request(void)
 {
 	RequestAddinShmemSpace(wg_latency_shmem_size());
 	RequestNamedLWLockTranche("workload_guard_latency", 1);
+	wg_latency_pending_shmem_request();
 }
 
 static void
@@ -291,6 +308,7 @@ digest_init(WgDigest *d, const WgLatencyKey *key, TimestampTz since)
 	d->query[0] = '\0';
 	d->stats_since = since;
 	d->calls_at_sweep = 0;
+	d->generation++;			/* events for the slot's last digest: dropped */
 	pg_atomic_init_u64(&d->calls, 0);
 	pg_atomic_init_u64(&d->errors, 0);
 	pg_atomic_init_u64(&d->cancels, 0);
@@ -498,13 +516,15 @@ wg_latency_shmem_startup(void)
 		{
 			wg_lat->free_slots[i] = wg_max_statements - 1 - i;
 			wg_lat->digests[i].in_use = false;
+			wg_lat->digests[i].generation = 0;
 		}
 	}
+	wg_latency_pending_shmem_startup();
 
 	info.keysize = sizeof(WgLatencyKey);
 	info.entrysize = sizeof(WgHashEntry);
-	info.hash = wg_key_hash;
-	info.match = wg_key_match;
+	info.hash = wg_latency_key_hash;
+	info.match = wg_latency_key_match;
 	wg_lat_hash = wg_shmem_init_hash("workload_guard latency hash",
 									 wg_max_statements, &info,
 									 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
@@ -547,9 +567,11 @@ atomic_max_u64(pg_atomic_uint64 *v, uint64 x)
 
 /*
  * Add one execution to a digest.  Caller holds wg_lat->lock (either mode).
+ * Merged executions may be older than the recent window's slots: they
+ * count in the window only while their epoch is still there.
  */
-static void
-digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
+void
+wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
 		   bool failed, bool canceled)
 {
 	uint64		epoch = recent_epoch_of(now_ns);
@@ -574,7 +596,7 @@ digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
 	ep = pg_atomic_read_u64(&d->recent_epoch[s]);
 	if (unlikely(ep != epoch))
 	{
-		if (ep == WG_EPOCH_CLEARING)
+		if (ep == WG_EPOCH_CLEARING || ep > epoch)
 			return;
 		if (pg_atomic_compare_exchange_u64(&d->recent_epoch[s], &ep, WG_EPOCH_CLEARING))
 		{
@@ -621,13 +643,19 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	key.dbid = MyDatabaseId;
 	key.queryid = queryid;
 	key.toplevel = (level == 0);
-	bucket = wg_hist_bucket(ns, &range);
 
+	/* steady state: the backend's own ring, no shared write (latency_pending.c) */
+	if (likely(wg_latency_pending_add(&key, ns, now_ns, failed, canceled)))
+		return;
+
+	bucket = wg_hist_bucket(ns, &range);
 	LWLockAcquire(wg_lat->lock, LW_SHARED);
 	he = (WgHashEntry *) hash_search(wg_lat_hash, &key, HASH_FIND, NULL);
 	if (likely(he != NULL))
 	{
-		digest_add(&wg_lat->digests[he->slot], ns, now_ns, bucket, range,
+		if (!failed)
+			wg_latency_pending_remember(&key, he->slot);
+		wg_latency_digest_add(&wg_lat->digests[he->slot], ns, now_ns, bucket, range,
 				   failed, canceled);
 		LWLockRelease(wg_lat->lock);
 		return;
@@ -646,7 +674,9 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 			d->query_len = text_len;
 			d->encoding = GetDatabaseEncoding();
 		}
-		digest_add(d, ns, now_ns, bucket, range, failed, canceled);
+		wg_latency_digest_add(d, ns, now_ns, bucket, range, failed, canceled);
+		if (!failed)
+			wg_latency_pending_remember(&key, d - wg_lat->digests);
 	}
 	else
 		pg_atomic_fetch_add_u64(&wg_lat->dropped, 1);

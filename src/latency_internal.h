@@ -48,6 +48,7 @@ typedef struct WgDigest
 	int			encoding;		/* of query: its database's encoding */
 	TimestampTz stats_since;
 	uint64		calls_at_sweep; /* clock sweep bookkeeping (exclusive lock) */
+	uint32		generation;		/* bumped when the slot gets a new digest */
 
 	/* lock-free counters */
 	pg_atomic_uint64 calls;
@@ -125,6 +126,21 @@ extern WgDigest *wg_latency_digest_enter(const WgLatencyKey *key, TimestampTz si
 /* remove every digest (all) or those of one queryid; caller holds the
  * lock exclusively (or runs alone); returns how many were removed */
 extern int64 wg_latency_store_remove(bool all, uint64 queryid);
+
+/* add one execution to a digest; caller holds wg_lat->lock (either mode) */
+extern void wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket,
+								  WgHistRange range, bool failed, bool canceled);
+extern uint32 wg_latency_key_hash(const void *key, Size keysize);
+extern int	wg_latency_key_match(const void *a, const void *b, Size keysize);
+
+/* per-backend pending executions (latency_pending.c) */
+extern Size wg_latency_pending_shmem_size(void);
+extern void wg_latency_pending_shmem_request(void);
+extern void wg_latency_pending_shmem_startup(void);
+extern bool wg_latency_pending_add(const WgLatencyKey *key, uint64 ns, uint64 end_ns,
+								   bool failed, bool canceled);
+extern void wg_latency_pending_remember(const WgLatencyKey *key, int slot);
+extern void wg_latency_fold_all(void);
 
 /* persistence (latency_file.c) */
 extern void wg_latency_file_load(void);
