@@ -238,3 +238,15 @@ ALTER TABLE disabled_index_rules ENABLE ALWAYS TRIGGER disabled_index_rules_chan
 ALTER EVENT TRIGGER workload_guard_disabled_index_drop ENABLE ALWAYS;
 -- (a data-only pg_restore --disable-triggers runs in replica mode too)
 ALTER TABLE ddl_history ENABLE ALWAYS TRIGGER ddl_history_keep_id;
+
+------------------------------------------------------------------------------
+-- Latency: queryid_of() without running anything (src/queryid.c)
+------------------------------------------------------------------------------
+
+-- 1.0's queryid_of() appended the string to EXPLAIN and ran it, so
+-- 'SELECT 1; DELETE FROM t' ran the DELETE.  The C version parses exactly
+-- one statement and analyzes it (accepting $1-style parameters), nothing
+-- more.  Same signature: grants and comments stay.
+CREATE OR REPLACE FUNCTION queryid_of(statement text) RETURNS bigint
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'wg_queryid_of';

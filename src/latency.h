@@ -56,14 +56,17 @@ extern void wg_latency_executor_end(QueryDesc *queryDesc);
 extern uint64 wg_latency_utility_queryid(PlannedStmt *pstmt, int level);
 extern bool wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level);
 extern TimestampTz wg_latency_utility_begin(int level);
+struct WgRedaction;
 extern void wg_latency_utility_done(uint64 queryid, int level,
+									const struct WgRedaction *redaction,
 									const char *queryString,
 									int stmt_location, int stmt_len,
 									TimestampTz start, bool failed);
 
 /*
- * (Sub)transaction abort: forget executions that will never reach
- * ExecutorEnd.  InvalidSubTransactionId means the top-level transaction.
+ * (Sub)transaction end: forget executions that will never reach
+ * ExecutorEnd.  InvalidSubTransactionId means the top-level transaction
+ * (commit, prepare or abort); otherwise the subtransaction that aborted.
  */
 extern void wg_latency_xact_cleanup(SubTransactionId aborted_subxid);
 

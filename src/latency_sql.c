@@ -10,7 +10,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "common/string.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -119,6 +123,7 @@ digest_snapshot(int slot, const uint64 *queryid, uint64 now_ns, WgDigestSnap *ou
 	out->key = d->key;
 	out->stats_since = d->stats_since;
 	memcpy(out->query, d->query, d->query_len + 1);
+	out->encoding = d->encoding;
 	out->calls = pg_atomic_read_u64(&d->calls);
 	out->errors = pg_atomic_read_u64(&d->errors);
 	out->cancels = pg_atomic_read_u64(&d->cancels);
@@ -134,6 +139,68 @@ digest_snapshot(int slot, const uint64 *queryid, uint64 now_ns, WgDigestSnap *ou
 										  &out->recent_seconds);
 	LWLockRelease(wg_lat->lock);
 	return true;
+}
+
+/*
+ * A sample text in the encoding of the database reading it.  The text was
+ * kept in the encoding of the database that ran the statement; read in
+ * another database it is converted, as pg_stat_statements does
+ * (pg_any_to_server), but a character the reader's encoding cannot hold
+ * becomes '?' instead of failing the whole view: a monitoring query must
+ * not break because one digest came from a database in another encoding.
+ * Bytes of a SQL_ASCII database are kept where valid, else '?'.
+ */
+static text *
+query_text(const char *query, int encoding)
+{
+	int			server = GetDatabaseEncoding();
+	int			len = strlen(query);
+	Oid			proc = InvalidOid;
+	StringInfoData out;
+	int			i = 0;
+
+	if (encoding == server || server == PG_SQL_ASCII ||
+		pg_is_ascii(query) ||
+		(encoding == PG_SQL_ASCII && pg_verify_mbstr(server, query, len, true)))
+		return cstring_to_text_with_len(query, len);
+
+	if (encoding != PG_SQL_ASCII)
+		proc = FindDefaultConversionProc(encoding, server);
+
+	initStringInfo(&out);
+	while (i < len)
+	{
+		int			chunk;
+
+		if (OidIsValid(proc))
+		{
+			unsigned char *dest;
+			int			done;
+
+			enlargeStringInfo(&out, (len - i) * MAX_CONVERSION_GROWTH + 1);
+			dest = (unsigned char *) out.data + out.len;
+			done = pg_do_encoding_conversion_buf(proc, encoding, server,
+												 (unsigned char *) query + i,
+												 len - i, dest,
+												 (len - i) * MAX_CONVERSION_GROWTH + 1,
+												 true);
+			out.len += strlen((char *) dest);
+			i += done;
+			if (i >= len)
+				break;
+		}
+		else if (!IS_HIGHBIT_SET(query[i]))
+		{
+			appendStringInfoChar(&out, query[i++]);
+			continue;
+		}
+		/* a character that does not convert: one '?' for it */
+		chunk = (encoding == PG_SQL_ASCII) ? 1 :
+			pg_encoding_mblen_bounded(encoding, query + i);
+		appendStringInfoChar(&out, '?');
+		i += Max(chunk, 1);
+	}
+	return cstring_to_text_with_len(out.data, out.len);
 }
 
 PG_FUNCTION_INFO_V1(wg_statement_latency);
@@ -177,7 +244,7 @@ wg_statement_latency(PG_FUNCTION_ARGS)
 		if (!showtext)
 			nulls[c++] = true;
 		else if (visible)
-			values[c++] = CStringGetTextDatum(d->query);
+			values[c++] = PointerGetDatum(query_text(d->query, d->encoding));
 		else
 			values[c++] = CStringGetTextDatum("<insufficient privilege>");
 		values[c++] = Int64GetDatum((int64) d->calls);
