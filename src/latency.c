@@ -689,6 +689,15 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	}
 	LWLockRelease(wg_lat->lock);
 
+	/*
+	 * A full table evicts by activity, which counts merged calls only:
+	 * merge every backend's pending executions first, so that a digest
+	 * busy in the rings is not taken for an idle one (and its pending
+	 * calls lost).  Once per new digest, and only when the table is full.
+	 */
+	if (wg_lat->nfree == 0)
+		wg_latency_fold_all();
+
 	/* new digest: bounded work under the exclusive lock */
 	text_len = digest_text(text, queryid, level, failed, utility,
 						  query, location, len);
