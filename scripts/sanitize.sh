@@ -5,7 +5,7 @@
 # if a test fails, or if any server log holds a sanitizer report or a failed
 # Assert (scripts/run_all.sh scans the logs after the suites).
 #
-#   WG_SANITIZE_PG=15|18   major to build (default 15)
+#   WG_SANITIZE_PG=18|15   major to build (default 18)
 #   WG_SANITIZE_CACHE=DIR  where built servers are kept (/var/cache/workload_guard)
 #   WG_REGRESS / WG_ISOLATION / WG_TAP   subsets, as for make test
 #
@@ -22,11 +22,18 @@
 # speed; one build with both costs us less.  Stack-use-after-return detection
 # stays off (GCC's runtime default): its fake stacks defeat
 # check_stack_depth().
+#
+# Known limit: libubsan reads UBSAN_OPTIONS lazily from /proc/self/environ,
+# which a backend has overwritten with its process title (ps_status.c), so a
+# backend's UBSan report has file:line but no stack trace, and the backend
+# exits with code 1 instead of aborting (the postmaster still restarts as
+# after a crash, and the log scan still fails the run).  ASan reads its
+# options at the postmaster's start: its reports have full stacks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
-MAJOR=${WG_SANITIZE_PG:-15}
+MAJOR=${WG_SANITIZE_PG:-18}
 CACHE=${WG_SANITIZE_CACHE:-/var/cache/workload_guard}
 SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 PG_BUILD_CFLAGS="-Og -ggdb $SANITIZE"

@@ -70,4 +70,11 @@ extern void wg_latency_utility_done(uint64 queryid, int level,
  */
 extern void wg_latency_xact_cleanup(SubTransactionId aborted_subxid);
 
+/*
+ * Server time (ns, estimated) recorded for queryid in database dbid over
+ * the recent window, whose length in seconds goes to *seconds (time
+ * budgets, digest_rules.c).
+ */
+extern double wg_latency_recent_busy_ns(uint64 queryid, Oid dbid, double *seconds);
+
 #endif							/* WG_LATENCY_H */

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "latency.h"
 #include "latency_internal.h"
 #include "workload_guard.h"
 
@@ -496,4 +497,54 @@ wg_latency_snapshot(int slot, const uint64 *queryid, uint64 now_ns,
 					WgDigestSnap *out)
 {
 	return digest_snapshot(slot, queryid, now_ns, out);
+}
+
+/*
+ * Server time recorded for one digest (every role, statements at every
+ * level) in database dbid over the recent window, estimated from the
+ * window's histogram (each execution counted at its bucket's midpoint),
+ * and the window's length in seconds (the current epoch and the one
+ * before it).  For the time budgets of digest_rules.c: the one call that
+ * couples them to the recorder.  Scans the table under the shared lock;
+ * the caller limits how often.
+ */
+double
+wg_latency_recent_busy_ns(uint64 queryid, Oid dbid, double *seconds)
+{
+	uint64		now_ns = clock_ns();
+	uint64		window_ns = recent_window_ns();
+	uint64		epoch = recent_epoch_of(now_ns);
+	double		busy = 0;
+	int			i;
+
+	*seconds = (double) (now_ns - (epoch - 1 - WG_EPOCH_BASE) * window_ns) / 1e9;
+	if (wg_lat == NULL)
+		return 0;
+	LWLockAcquire(wg_lat->lock, LW_SHARED);
+	for (i = 0; i < wg_lat->max_digests; i++)
+	{
+		WgDigest   *d = &wg_lat->digests[i];
+		int			s,
+					b;
+
+		if (!d->in_use || d->key.queryid != queryid || d->key.dbid != dbid)
+			continue;
+		for (s = 0; s < 2; s++)
+		{
+			uint64		ep = pg_atomic_read_u64(&d->recent_epoch[s]);
+
+			if (ep != epoch && ep != epoch - 1)
+				continue;
+			pg_read_barrier();
+			for (b = 0; b < WG_HIST_BUCKETS; b++)
+			{
+				uint32		n = pg_atomic_read_u32(&d->recent[s][b]);
+
+				if (n > 0)
+					busy += (double) n * wg_hist_mid_ns(b);
+			}
+		}
+	}
+	LWLockRelease(wg_lat->lock);
+	return busy;
 }

@@ -28,8 +28,10 @@ ALTER USER MAPPING FOR regress_wg_sec1 SERVER regress_wg_srv OPTIONS (SET passwo
 CREATE USER MAPPING FOR regress_wg_sec1 SERVER regress_wg_srv OPTIONS (password 'sekret13');
 
 -- subscriptions: the conninfo
+SET client_min_messages = error;	-- (17 words its "not connected" warning differently)
 CREATE SUBSCRIPTION regress_wg_sub CONNECTION 'host=/nonexistent password=sekret14'
   PUBLICATION p WITH (connect = false);
+RESET client_min_messages;
 ALTER SUBSCRIPTION regress_wg_sub CONNECTION 'host=/nonexistent password=sekret15';
 ALTER SUBSCRIPTION regress_wg_sub SET (slot_name = NONE);
 DROP SUBSCRIPTION regress_wg_sub;
