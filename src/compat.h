@@ -373,4 +373,17 @@ wg_rewrite_command(Node *parsetree, RangeVar **relation, List **options)
 #define WG_DOMAIN_HAS_CONSTRAINTS(typid) DomainHasConstraints(typid)
 #endif
 
+/* ---- latency: the recorder's per-backend areas (src/latency_pending.c) ---- */
+
+/*
+ * The index of this backend's PGPROC: PGPROC.pgprocno up to 16, the global
+ * MyProcNumber from 17 (commit 024c521117, "Replace BackendIds with
+ * 0-based ProcNumbers"); -1 without a PGPROC.
+ */
+#if PG_VERSION_NUM >= 170000
+#define WG_MY_PROC_INDEX()	((int) MyProcNumber)
+#else
+#define WG_MY_PROC_INDEX()	(MyProc != NULL ? MyProc->pgprocno : -1)
+#endif
+
 #endif							/* WG_COMPAT_H */

@@ -2,21 +2,37 @@
  *
  * latency.c
  *	  Per-digest latency histograms: the shared table, timing of each
- *	  execution and eviction.  Persistence across clean restarts is in
+ *	  execution and eviction.  Per-backend pending executions (the path of
+ *	  a statement whose digest the backend knows: no shared write) are in
+ *	  latency_pending.c, persistence across clean restarts in
  *	  latency_file.c, the SQL functions behind workload_guard.statement_latency
- *	  in latency_sql.c; latency_internal.h is what the three share.
+ *	  in latency_sql.c; latency_internal.h is what they share.
+ *
+ * What is timed: from the statement's start to its end on the wall clock of
+ * statement_timestamp() (GetCurrentTimestamp, µs).  A top-level statement
+ * starts when its message arrived (the first of a query string) or where
+ * the previous statement of the string ended, so parse analysis and its
+ * lock waits are in; no clock is read at its start.  Its end is one clock
+ * read at ExecutorEnd (or at the end of its last ExecutorRun when that ran
+ * in a later message than its start: an extended-protocol SELECT, whose
+ * portal may be dropped only at the next Bind).  Nested statements read
+ * the clock at their planning or start.
  *
  * Locking protocol (the whole of it):
  *
  *	* wg_lat->lock (an LWLock of our own tranche) guards the hash table, the
- *	  in_use/key/query fields of every digest slot, the free list and the
- *	  clock hand.  Recording into an existing digest takes it in SHARED mode
- *	  only, for one hash probe and a handful of atomic increments; creating,
+ *	  in_use/key/query/generation fields of every digest slot, the free list
+ *	  and the clock hand.  A statement whose digest the backend has cached
+ *	  takes no lock at all (latency_pending.c, with its protocol); the first
+ *	  statement of a digest in a backend, and the merges of pending
+ *	  executions, take it in SHARED mode, for one hash probe and a handful
+ *	  of atomic increments per execution; creating,
  *	  evicting or resetting a digest takes it EXCLUSIVE, and does a bounded
  *	  amount of work there (at most WG_EVICT_SCAN slots are inspected).
  *	* Every counter of a digest (calls, errors, buckets, min/max, the recent
  *	  window) is a pg_atomic_* variable, updated lock-free by any number of
- *	  backends holding the shared lock.  Readers (the views) copy one digest
+ *	  backends holding the shared lock.  Readers (the views) first merge
+ *	  every backend's pending executions, then copy one digest
  *	  at a time under the shared lock, held for that copy only, and compute
  *	  percentiles and build tuples after releasing it, so a full scan never
  *	  delays a digest's creation by more than one copy.  A copy sees each
@@ -99,19 +115,65 @@ typedef struct WgExecSlot
 	uint64		queryid;
 	int			level;
 	SubTransactionId subxid;
-	uint64		plan_ns;
-	uint64		exec_ns;
-	uint64		end_ns;			/* clock at the last ExecutorRun exit */
+	TimestampTz start;			/* when the statement began (see below) */
+	TimestampTz start_msg;		/* statement_timestamp() at ExecutorStart */
+	TimestampTz run_end;		/* clock at a run exit in a later message */
 } WgExecSlot;
 
 static WgExecSlot exec_slots[WG_MAX_EXEC_SLOTS];
 static int	n_exec_slots = 0;
 
+/*
+ * When the statement being planned at each nesting level began, for the
+ * execution that follows (the planning of an extended-protocol statement
+ * happens in its Bind message, its execution in the Execute message).
+ */
 static struct
 {
 	uint64		queryid;
-	uint64		ns;
-}			pending_plan[WG_MAX_PLAN_LEVELS];
+	TimestampTz start;
+	TimestampTz msg;			/* statement_timestamp() when planned */
+}			pending_start[WG_MAX_PLAN_LEVELS];
+
+/*
+ * Where the next top-level statement begins.  msg_ts is the
+ * statement_timestamp() last seen (postgres.c sets it when a Query, Parse,
+ * Bind or Execute message arrives); top_cursor is where the next top-level
+ * statement of that message starts: the message's arrival for the first,
+ * the end of the previous one for the others (a multi-statement string).
+ */
+static TimestampTz msg_ts = 0;
+static TimestampTz msg_prev_ts = 0;
+static TimestampTz top_cursor = 0;
+
+static inline TimestampTz
+top_start(void)
+{
+	TimestampTz ts = GetCurrentStatementStartTimestamp();
+
+	if (ts != msg_ts)
+	{
+		msg_prev_ts = msg_ts;
+		msg_ts = ts;
+		top_cursor = ts;
+	}
+	return top_cursor;
+}
+
+/* a top-level statement ended at end: the next one of its message starts there */
+static inline void
+top_ended(TimestampTz end)
+{
+	if (GetCurrentStatementStartTimestamp() == msg_ts && end > top_cursor)
+		top_cursor = end;
+}
+
+/* the start of a statement at this level, without a clock read at level 0 */
+static inline TimestampTz
+statement_start(int level)
+{
+	return level == 0 ? top_start() : GetCurrentTimestamp();
+}
 
 /*
  * Constant locations of the statement last parsed at each nesting level,
@@ -149,8 +211,8 @@ static struct
  * and mix, instead of hash_bytes() over 24 padded bytes (about 110
  * instructions per statement saved; test/bench/README.md).
  */
-static uint32
-wg_key_hash(const void *key, Size keysize)
+uint32
+wg_latency_key_hash(const void *key, Size keysize)
 {
 	const WgLatencyKey *k = (const WgLatencyKey *) key;
 	uint64		h = k->queryid ^ ((uint64) k->userid << 32) ^ k->dbid ^
@@ -160,8 +222,8 @@ wg_key_hash(const void *key, Size keysize)
 	return (uint32) (h >> 32);
 }
 
-static int
-wg_key_match(const void *a, const void *b, Size keysize)
+int
+wg_latency_key_match(const void *a, const void *b, Size keysize)
 {
 	const WgLatencyKey *ka = (const WgLatencyKey *) a;
 	const WgLatencyKey *kb = (const WgLatencyKey *) b;
@@ -232,6 +294,7 @@ wg_latency_shmem_request(void)
 {
 	RequestAddinShmemSpace(wg_latency_shmem_size());
 	RequestNamedLWLockTranche("workload_guard_latency", 1);
+	wg_latency_pending_shmem_request();
 }
 
 static void
@@ -246,6 +309,7 @@ digest_init(WgDigest *d, const WgLatencyKey *key, TimestampTz since)
 	d->query[0] = '\0';
 	d->stats_since = since;
 	d->calls_at_sweep = 0;
+	d->generation++;			/* events for the slot's last digest: dropped */
 	pg_atomic_init_u64(&d->calls, 0);
 	pg_atomic_init_u64(&d->errors, 0);
 	pg_atomic_init_u64(&d->cancels, 0);
@@ -478,13 +542,15 @@ wg_latency_shmem_startup(void)
 		{
 			wg_lat->free_slots[i] = wg_max_statements - 1 - i;
 			wg_lat->digests[i].in_use = false;
+			wg_lat->digests[i].generation = 0;
 		}
 	}
+	wg_latency_pending_shmem_startup();
 
 	info.keysize = sizeof(WgLatencyKey);
 	info.entrysize = sizeof(WgHashEntry);
-	info.hash = wg_key_hash;
-	info.match = wg_key_match;
+	info.hash = wg_latency_key_hash;
+	info.match = wg_latency_key_match;
 	wg_lat_hash = wg_shmem_init_hash("workload_guard latency hash",
 									 wg_max_statements, &info,
 									 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE);
@@ -527,9 +593,11 @@ atomic_max_u64(pg_atomic_uint64 *v, uint64 x)
 
 /*
  * Add one execution to a digest.  Caller holds wg_lat->lock (either mode).
+ * Merged executions may be older than the recent window's slots: they
+ * count in the window only while their epoch is still there.
  */
-static void
-digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
+void
+wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
 		   bool failed, bool canceled)
 {
 	uint64		epoch = recent_epoch_of(now_ns);
@@ -554,7 +622,7 @@ digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
 	ep = pg_atomic_read_u64(&d->recent_epoch[s]);
 	if (unlikely(ep != epoch))
 	{
-		if (ep == WG_EPOCH_CLEARING)
+		if (ep == WG_EPOCH_CLEARING || ep > epoch)
 			return;
 		if (pg_atomic_compare_exchange_u64(&d->recent_epoch[s], &ep, WG_EPOCH_CLEARING))
 		{
@@ -602,18 +670,33 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	key.dbid = MyDatabaseId;
 	key.queryid = queryid;
 	key.toplevel = (level == 0);
-	bucket = wg_hist_bucket(ns, &range);
 
+	/* steady state: the backend's own ring, no shared write (latency_pending.c) */
+	if (likely(wg_latency_pending_add(&key, ns, now_ns, failed, canceled)))
+		return;
+
+	bucket = wg_hist_bucket(ns, &range);
 	LWLockAcquire(wg_lat->lock, LW_SHARED);
 	he = (WgHashEntry *) hash_search(wg_lat_hash, &key, HASH_FIND, NULL);
 	if (likely(he != NULL))
 	{
-		digest_add(&wg_lat->digests[he->slot], ns, now_ns, bucket, range,
+		if (!failed)
+			wg_latency_pending_remember(&key, he->slot);
+		wg_latency_digest_add(&wg_lat->digests[he->slot], ns, now_ns, bucket, range,
 				   failed, canceled);
 		LWLockRelease(wg_lat->lock);
 		return;
 	}
 	LWLockRelease(wg_lat->lock);
+
+	/*
+	 * A full table evicts by activity, which counts merged calls only:
+	 * merge every backend's pending executions first, so that a digest
+	 * busy in the rings is not taken for an idle one (and its pending
+	 * calls lost).  Once per new digest, and only when the table is full.
+	 */
+	if (wg_lat->nfree == 0)
+		wg_latency_fold_all();
 
 	/* new digest: bounded work under the exclusive lock */
 	text_len = digest_text(text, queryid, level, failed, utility,
@@ -628,7 +711,9 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 			d->query_len = text_len;
 			d->encoding = GetDatabaseEncoding();
 		}
-		digest_add(d, ns, now_ns, bucket, range, failed, canceled);
+		wg_latency_digest_add(d, ns, now_ns, bucket, range, failed, canceled);
+		if (!failed)
+			wg_latency_pending_remember(&key, d - wg_lat->digests);
 	}
 	else
 		pg_atomic_fetch_add_u64(&wg_lat->dropped, 1);
@@ -670,29 +755,70 @@ wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level
 	pending_norm[level].nlocs = n;
 }
 
+/*
+ * Planning begins: remember when the statement began, for the execution
+ * that follows (or for the failure of the planning itself).  At level 0 no
+ * clock is read: the start is the message's arrival or the end of the
+ * previous statement of the same string.
+ */
 void
-wg_latency_planned(uint64 queryid, int level, instr_time *duration)
+wg_latency_plan_begin(uint64 queryid, int level)
 {
 	if (level < WG_MAX_PLAN_LEVELS)
 	{
-		pending_plan[level].queryid = queryid;
-		pending_plan[level].ns = INSTR_TIME_GET_NANOSEC(*duration);
+		pending_start[level].start = statement_start(level);
+		pending_start[level].msg = msg_ts;
+		pending_start[level].queryid = queryid;
 	}
 }
 
 /*
+ * The start of the execution of queryid at this level: where its planning
+ * began when it was planned for this execution (in this message or, for the
+ * extended protocol, in the Bind message just before), else now.
+ */
+static TimestampTz
+execution_start(uint64 queryid, int level)
+{
+	TimestampTz start = statement_start(level);
+
+	if (level < WG_MAX_PLAN_LEVELS && pending_start[level].queryid == queryid)
+	{
+		if (level > 0 || pending_start[level].msg == msg_ts ||
+			pending_start[level].msg == msg_prev_ts)
+			start = Min(start, pending_start[level].start);
+		pending_start[level].queryid = 0;
+	}
+	return start;
+}
+
+/* record an execution that began at start and ended at end (wall clock) */
+static void
+latency_record_span(uint64 queryid, int level, TimestampTz start, TimestampTz end,
+					int sqlerrcode, const WgRedaction *utility,
+					const char *query, int location, int len)
+{
+	uint64		ns = end > start ? (uint64) (end - start) * WG_NS_PER_US : 0;
+
+	if (level == 0)
+		top_ended(end);
+	latency_record(queryid, level, ns, (uint64) end * WG_NS_PER_US, sqlerrcode,
+				   utility, query, location, len);
+}
+
+/*
  * Planning ended in an error (statement_timeout in a long planning, an
- * error folding constants): no execution follows, so the planning time is
+ * error folding constants): no execution follows, so the statement is
  * recorded now as a failed execution.  Called in PG_CATCH.
  */
 void
 wg_latency_plan_failed(uint64 queryid, int level, const char *queryString,
-					   int stmt_location, int stmt_len, instr_time *start)
+					   int stmt_location, int stmt_len)
 {
-	uint64		now = clock_ns();
+	TimestampTz start = execution_start(queryid, level);
 
-	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
-				   now, geterrcode(), NULL, queryString, stmt_location, stmt_len);
+	latency_record_span(queryid, level, start, GetCurrentTimestamp(),
+						geterrcode(), NULL, queryString, stmt_location, stmt_len);
 }
 
 static inline WgExecSlot *
@@ -717,14 +843,21 @@ exec_slot_release(WgExecSlot *slot)
 	n_exec_slots--;
 }
 
+static inline bool
+executor_tracked(QueryDesc *queryDesc, int eflags, int level)
+{
+	return queryDesc->plannedstmt->queryId != UINT64CONST(0) && wg_lat &&
+		wg_latency_enabled(level) && !IsParallelWorker() &&
+		!(eflags & EXEC_FLAG_EXPLAIN_ONLY);
+}
+
 void
 wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 {
 	uint64		queryid = queryDesc->plannedstmt->queryId;
 	WgExecSlot *slot;
 
-	if (queryid == UINT64CONST(0) || !wg_lat || !wg_latency_enabled(level) ||
-		IsParallelWorker() || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+	if (!executor_tracked(queryDesc, eflags, level))
 		return;
 
 	if (unlikely(n_exec_slots >= WG_MAX_EXEC_SLOTS))
@@ -749,37 +882,45 @@ wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 	slot->queryid = queryid;
 	slot->level = level;
 	slot->subxid = GetCurrentSubTransactionId();
-	slot->plan_ns = 0;
-	slot->exec_ns = 0;
-	slot->end_ns = 0;
-	if (level < WG_MAX_PLAN_LEVELS && pending_plan[level].queryid == queryid)
-	{
-		slot->plan_ns = pending_plan[level].ns;
-		pending_plan[level].queryid = 0;
-	}
+	slot->start = execution_start(queryid, level);
+	slot->start_msg = GetCurrentStatementStartTimestamp();
+	slot->run_end = 0;
 }
 
+/*
+ * ExecutorStart failed (permission denied, a lock timeout opening a
+ * partition): the statement ends here.  Called in PG_CATCH.
+ */
 void
-wg_latency_run_enter(QueryDesc *queryDesc, instr_time *start)
+wg_latency_executor_start_failed(QueryDesc *queryDesc, int eflags, int level)
 {
-	if (n_exec_slots > 0 && exec_slot_find(queryDesc) != NULL)
-		INSTR_TIME_SET_CURRENT(*start);
-	else
-		INSTR_TIME_SET_ZERO(*start);
+	PlannedStmt *ps = queryDesc->plannedstmt;
+
+	if (!executor_tracked(queryDesc, eflags, level))
+		return;
+	latency_record_span(ps->queryId, level,
+						execution_start(ps->queryId, level),
+						GetCurrentTimestamp(), geterrcode(),
+						NULL, queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
+}
+
+/*
+ * No clock is read around ExecutorRun: the statement's time is its start to
+ * its end.  run_enter only says whether the execution is tracked.
+ */
+bool
+wg_latency_run_enter(QueryDesc *queryDesc)
+{
+	return n_exec_slots > 0 && exec_slot_find(queryDesc) != NULL;
 }
 
 void
-wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool failed)
+wg_latency_run_exit(QueryDesc *queryDesc, bool tracked, bool failed)
 {
 	WgExecSlot *slot;
-	uint64		now;
 
-	if (INSTR_TIME_IS_ZERO(*start) || (slot = exec_slot_find(queryDesc)) == NULL)
+	if (!tracked || (slot = exec_slot_find(queryDesc)) == NULL)
 		return;
-
-	now = clock_ns();
-	slot->exec_ns += now - INSTR_TIME_GET_NANOSEC(*start);
-	slot->end_ns = now;
 
 	if (unlikely(failed))
 	{
@@ -787,10 +928,21 @@ wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool failed)
 		const char *src = queryDesc->sourceText;
 		PlannedStmt *ps = queryDesc->plannedstmt;
 
-		latency_record(slot->queryid, slot->level,
-					   slot->plan_ns + slot->exec_ns, now, geterrcode(),
-					   NULL, src, ps->stmt_location, ps->stmt_len);
+		latency_record_span(slot->queryid, slot->level, slot->start,
+							GetCurrentTimestamp(), geterrcode(),
+							NULL, src, ps->stmt_location, ps->stmt_len);
 		exec_slot_release(slot);
+	}
+	else if (unlikely(GetCurrentStatementStartTimestamp() != slot->start_msg))
+	{
+		/*
+		 * Run in a later message than it started (an extended-protocol
+		 * SELECT starts in Bind and runs in Execute): its portal may be
+		 * dropped only in a later message still (the next Bind in a
+		 * transaction block), after the client's round trip.  The end of
+		 * the last run is its end then.
+		 */
+		slot->run_end = GetCurrentTimestamp();
 	}
 }
 
@@ -803,10 +955,9 @@ wg_latency_executor_end(QueryDesc *queryDesc)
 	if (n_exec_slots == 0 || (slot = exec_slot_find(queryDesc)) == NULL)
 		return;
 
-	latency_record(slot->queryid, slot->level,
-				   slot->plan_ns + slot->exec_ns,
-				   slot->end_ns ? slot->end_ns : clock_ns(), 0,
-				   NULL, queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
+	latency_record_span(slot->queryid, slot->level, slot->start,
+						slot->run_end ? slot->run_end : GetCurrentTimestamp(), 0,
+						NULL, queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
 	exec_slot_release(slot);
 }
 
@@ -848,18 +999,22 @@ wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level)
 		!IsA(parsetree, DeallocateStmt);
 }
 
+TimestampTz
+wg_latency_utility_begin(int level)
+{
+	return statement_start(level);
+}
+
 void
 wg_latency_utility_done(uint64 queryid, int level,
 						const WgRedaction *redaction,
 						const char *queryString,
 						int stmt_location, int stmt_len,
-						instr_time *start, bool failed)
+						TimestampTz start, bool failed)
 {
-	uint64		now = clock_ns();
-
-	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
-				   now, failed ? geterrcode() : 0,
-				   redaction, queryString, stmt_location, stmt_len);
+	latency_record_span(queryid, level, start, GetCurrentTimestamp(),
+						failed ? geterrcode() : 0,
+						redaction, queryString, stmt_location, stmt_len);
 }
 
 void
@@ -884,5 +1039,5 @@ wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 	}
 	n_exec_slots = keep;
 	/* nor will a planned statement whose start failed */
-	memset(pending_plan, 0, sizeof(pending_plan));
+	memset(pending_start, 0, sizeof(pending_start));
 }

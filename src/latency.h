@@ -12,6 +12,7 @@
 #include "executor/execdesc.h"
 #include "nodes/plannodes.h"
 #include "portability/instr_time.h"
+#include "datatype/timestamp.h"
 
 /* workload_guard.track */
 typedef enum WgTrackLevel
@@ -38,28 +39,29 @@ struct Query;
 extern void wg_latency_post_parse_analyze(struct Query *query,
 										  const struct JumbleState *jstate, int level);
 
-/* planner: remember how long planning took for the coming execution */
-extern void wg_latency_planned(uint64 queryid, int level, instr_time *duration);
+/* planner: when the statement began, for the coming execution */
+extern void wg_latency_plan_begin(uint64 queryid, int level);
 extern void wg_latency_plan_failed(uint64 queryid, int level,
 								   const char *queryString,
-								   int stmt_location, int stmt_len,
-								   instr_time *start);
+								   int stmt_location, int stmt_len);
 
 /* executor: the caller (workload_guard.c) owns the hooks and nesting level */
 extern void wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level);
-extern void wg_latency_run_enter(QueryDesc *queryDesc, instr_time *start);
-extern void wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool failed);
+extern void wg_latency_executor_start_failed(QueryDesc *queryDesc, int eflags, int level);
+extern bool wg_latency_run_enter(QueryDesc *queryDesc);
+extern void wg_latency_run_exit(QueryDesc *queryDesc, bool tracked, bool failed);
 extern void wg_latency_executor_end(QueryDesc *queryDesc);
 
 /* utility statements, timed as a whole around ProcessUtility */
 extern uint64 wg_latency_utility_queryid(PlannedStmt *pstmt, int level);
 extern bool wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level);
+extern TimestampTz wg_latency_utility_begin(int level);
 struct WgRedaction;
 extern void wg_latency_utility_done(uint64 queryid, int level,
 									const struct WgRedaction *redaction,
 									const char *queryString,
 									int stmt_location, int stmt_len,
-									instr_time *start, bool failed);
+									TimestampTz start, bool failed);
 
 /*
  * (Sub)transaction end: forget executions that will never reach

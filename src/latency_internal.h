@@ -23,6 +23,7 @@
 #include "histogram.h"
 
 #define WG_QUERY_TEXT_LEN	1024	/* sample text kept per digest, bytes */
+#define WG_NS_PER_US		UINT64CONST(1000)
 
 typedef struct WgLatencyKey
 {
@@ -47,6 +48,7 @@ typedef struct WgDigest
 	int			encoding;		/* of query: its database's encoding */
 	TimestampTz stats_since;
 	uint64		calls_at_sweep; /* clock sweep bookkeeping (exclusive lock) */
+	uint32		generation;		/* bumped when the slot gets a new digest */
 
 	/* lock-free counters */
 	pg_atomic_uint64 calls;
@@ -126,6 +128,21 @@ extern WgDigest *wg_latency_digest_enter(const WgLatencyKey *key, TimestampTz si
  * lock exclusively (or runs alone); returns how many were removed */
 extern int64 wg_latency_store_remove(bool all, uint64 queryid);
 
+/* add one execution to a digest; caller holds wg_lat->lock (either mode) */
+extern void wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket,
+								  WgHistRange range, bool failed, bool canceled);
+extern uint32 wg_latency_key_hash(const void *key, Size keysize);
+extern int	wg_latency_key_match(const void *a, const void *b, Size keysize);
+
+/* per-backend pending executions (latency_pending.c) */
+extern Size wg_latency_pending_shmem_size(void);
+extern void wg_latency_pending_shmem_request(void);
+extern void wg_latency_pending_shmem_startup(void);
+extern bool wg_latency_pending_add(const WgLatencyKey *key, uint64 ns, uint64 end_ns,
+								   bool failed, bool canceled);
+extern void wg_latency_pending_remember(const WgLatencyKey *key, int slot);
+extern void wg_latency_fold_all(void);
+
 /* persistence (latency_file.c) */
 extern void wg_latency_file_load(void);
 extern void wg_latency_file_save(int code, Datum arg);
@@ -149,13 +166,14 @@ recent_epoch_of(uint64 now_ns)
 	return now_ns / recent_window_ns() + WG_EPOCH_BASE;
 }
 
+/*
+ * The recorder's clock: the wall clock of statement_timestamp() and of the
+ * server log's durations (GetCurrentTimestamp, microseconds), in ns.
+ */
 static inline uint64
 clock_ns(void)
 {
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	return INSTR_TIME_GET_NANOSEC(now);
+	return (uint64) GetCurrentTimestamp() * WG_NS_PER_US;
 }
 
 #endif							/* WG_LATENCY_INTERNAL_H */

@@ -38,6 +38,9 @@ check_loaded(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("workload_guard must be loaded via shared_preload_libraries"),
 				 errhint("Add workload_guard to shared_preload_libraries and restart the server.")));
+
+	/* every statement that completed before this read is counted */
+	wg_latency_fold_all();
 }
 
 void

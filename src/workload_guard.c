@@ -194,8 +194,8 @@ wg_post_parse_analyze(ParseState *pstate, Query *query,
 }
 
 /*
- * Planning time counts toward the execution that follows it; a planning
- * that fails (statement_timeout, an error folding constants) is recorded as
+ * Planning is part of the execution that follows it (its start is the
+ * statement's, see latency.c); a planning that fails (statement_timeout, an error folding constants) is recorded as
  * a failed execution of its own, since none follows.  The nesting level is
  * raised while planning, since planning can run nested statements
  * (constant folding of SQL functions).
@@ -204,13 +204,11 @@ static PlannedStmt *
 wg_planner(WG_PLANNER_ARGS)
 {
 	PlannedStmt *result;
-	instr_time	start,
-				duration;
 	volatile bool timed = parse->queryId != WG_NO_QUERYID &&
 		wg_latency_enabled(wg_nesting_level) && wg_internal_level == 0;
 
 	if (timed)
-		INSTR_TIME_SET_CURRENT(start);
+		wg_latency_plan_begin(parse->queryId, wg_nesting_level);
 
 	wg_nesting_level++;
 	PG_TRY();
@@ -227,18 +225,11 @@ wg_planner(WG_PLANNER_ARGS)
 		if (timed)
 			wg_latency_plan_failed(parse->queryId, wg_nesting_level,
 								   query_string, parse->stmt_location,
-								   parse->stmt_len, &start);
+								   parse->stmt_len);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	wg_nesting_level--;
-
-	if (timed)
-	{
-		INSTR_TIME_SET_CURRENT(duration);
-		INSTR_TIME_SUBTRACT(duration, start);
-		wg_latency_planned(parse->queryId, wg_nesting_level, &duration);
-	}
 	return result;
 }
 
@@ -264,10 +255,21 @@ wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	/* policy first: a blocked or capped digest never starts */
 	wg_digest_rules_check(queryDesc, eflags);
 
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
+	PG_CATCH();
+	{
+		/* permission denied, a lock timeout opening a partition: recorded */
+		if (wg_internal_level == 0)
+			wg_latency_executor_start_failed(queryDesc, eflags, wg_nesting_level);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	if (likely(wg_internal_level == 0))
 		wg_latency_executor_start(queryDesc, eflags, wg_nesting_level);
@@ -276,9 +278,8 @@ wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 static void
 wg_ExecutorRun(WG_EXECUTORRUN_ARGS)
 {
-	instr_time	start;
+	bool		tracked = wg_latency_run_enter(queryDesc);
 
-	wg_latency_run_enter(queryDesc, &start);
 	wg_nesting_level++;
 	PG_TRY();
 	{
@@ -290,24 +291,24 @@ wg_ExecutorRun(WG_EXECUTORRUN_ARGS)
 	PG_CATCH();
 	{
 		wg_nesting_level--;
-		wg_latency_run_exit(queryDesc, &start, true);
+		wg_latency_run_exit(queryDesc, tracked, true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	wg_nesting_level--;
-	wg_latency_run_exit(queryDesc, &start, false);
+	wg_latency_run_exit(queryDesc, tracked, false);
 }
 
 static void
 wg_ExecutorFinish(QueryDesc *queryDesc)
 {
-	instr_time	start;
+	bool		tracked;
 
 	/*
 	 * A plain SELECT has nothing to finish: no ModifyTable to run to
 	 * completion, no AFTER trigger events at its own query level (nested
 	 * statements fire theirs in their own ExecutorFinish).  Skip the timing
-	 * and the PG_TRY: two clock reads less per statement.
+	 * and the PG_TRY.
 	 */
 	if (queryDesc->operation == CMD_SELECT &&
 		!queryDesc->plannedstmt->hasModifyingCTE)
@@ -319,7 +320,7 @@ wg_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
-	wg_latency_run_enter(queryDesc, &start);
+	tracked = wg_latency_run_enter(queryDesc);
 	wg_nesting_level++;
 	PG_TRY();
 	{
@@ -331,12 +332,12 @@ wg_ExecutorFinish(QueryDesc *queryDesc)
 	PG_CATCH();
 	{
 		wg_nesting_level--;
-		wg_latency_run_exit(queryDesc, &start, true);
+		wg_latency_run_exit(queryDesc, tracked, true);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	wg_nesting_level--;
-	wg_latency_run_exit(queryDesc, &start, false);
+	wg_latency_run_exit(queryDesc, tracked, false);
 }
 
 static void
@@ -365,7 +366,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level) &&
 		wg_internal_level == 0;
 	WgRedaction redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
-	instr_time	start;
+	TimestampTz start = 0;
 	List	   *hidden_saved;
 	WgDdlState *ddl;
 	char		rules_token;	/* its address: this statement's cap slots */
@@ -399,7 +400,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 */
 	if (timed)
 	{
-		INSTR_TIME_SET_CURRENT(start);
+		start = wg_latency_utility_begin(level);
 		wg_nesting_level++;
 	}
 	PG_TRY();
@@ -417,7 +418,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		{
 			wg_nesting_level = level;
 			wg_latency_utility_done(queryid, level, &redaction, queryString,
-									stmt_location, stmt_len, &start, true);
+									stmt_location, stmt_len, start, true);
 		}
 		wg_digest_rules_release(&rules_token);
 		if (ddl)
@@ -441,7 +442,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 		if (timed)
 			wg_latency_utility_done(queryid, level, &redaction, queryString,
-									stmt_location, stmt_len, &start, false);
+									stmt_location, stmt_len, start, false);
 		if (ddl)
 			wg_ddl_end(ddl);
 	}

@@ -80,6 +80,8 @@ SELECT * FROM prometheus_latency(0);
 -- another role's digests: left out of prometheus_latency and latency_export
 -- (as their queryids are hidden in statement_latency), unless the reader has
 -- pg_read_all_stats
+-- (from a clean table: digests of earlier files share the queryid)
+SELECT reset_latency() >= 0 AS reset;
 CREATE ROLE regress_export_a;
 CREATE ROLE regress_export_b;
 GRANT USAGE ON SCHEMA workload_guard TO regress_export_a, regress_export_b;

@@ -1,0 +1,343 @@
+/*-------------------------------------------------------------------------
+ *
+ * latency_pending.c
+ *	  Per-backend pending executions: how a statement is recorded without a
+ *	  shared write.  Each backend owns an area in shared memory, a ring of
+ *	  executions not yet merged into the shared histograms, and a private
+ *	  cache from digest key to (slot, generation), so that in the steady
+ *	  state (the digest exists) a statement touches no lock and performs no
+ *	  atomic read-modify-write: it reads its cache, writes one event into
+ *	  its own ring and publishes the new head with a plain atomic store.
+ *
+ * How readers and writers meet (the whole protocol):
+ *
+ *	* An area's head is written only by its owner (pg_atomic_write_u64,
+ *	  after a write barrier that orders the event before it).  Its tail is
+ *	  written only under the area's flush lock, by whoever merges: the owner
+ *	  (ring full, or WG_FLUSH_INTERVAL since its last merge, or at exit) or
+ *	  a reader.  The owner writes ev[head % WG_RING] only while
+ *	  head - tail < WG_RING, so it never writes an event a merger is still
+ *	  reading; a merger publishes the new tail after a full barrier, once it
+ *	  has read the events.
+ *	* A merge holds the flush lock, then wg_lat->lock in SHARED mode (the
+ *	  digests' in_use and generation cannot change under it) and adds the
+ *	  events with the digest's atomics (once per batch).  An event whose
+ *	  slot was evicted or reset since (in_use false, or another generation)
+ *	  is dropped: those statements belonged to a digest that is gone.
+ *	* Readers (every view and SQL function of the latency files, through
+ *	  wg_latency_fold_all()) merge every area that has pending events before
+ *	  they read, so every statement that completed before the read began is
+ *	  counted.  Idle areas (head == tail) cost two reads, no lock.
+ *	* Lock order: a flush lock, then wg_lat->lock.  Creation, eviction and
+ *	  reset take wg_lat->lock exclusively and never a flush lock.
+ *	* The owner's cache entry is checked against the slot (in_use and
+ *	  generation: plain reads of fields written under the exclusive lock)
+ *	  at every statement; a stale entry sends the statement down the shared
+ *	  path (latency.c), which refreshes it.
+ *	* At shutdown every backend has merged its ring (before_shmem_exit), so
+ *	  the stats file (written by the postmaster, latency_file.c) is complete.
+ *
+ * Size: WG_RING events of 32 bytes plus two counters per backend:
+ * about 2.1 kB per max_connections (+ autovacuum and background workers).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "compat.h"
+#include "latency_internal.h"
+
+#define WG_RING				64	/* pending executions per backend */
+#define WG_FLUSH_INTERVAL	(100 * UINT64CONST(1000000))	/* ns */
+#define WG_LOCAL_MAX		4	/* local cache: at most this x max_digests */
+
+typedef struct WgPendingEvent
+{
+	int32		slot;
+	uint32		generation;
+	uint64		ns;
+	uint64		end_ns;
+	uint32		flags;			/* WG_EV_* */
+} WgPendingEvent;
+
+#define WG_EV_FAILED	0x1
+#define WG_EV_CANCELED	0x2
+
+typedef struct WgBackendArea
+{
+	pg_atomic_uint64 head;		/* written by the owner only */
+	pg_atomic_uint64 tail;		/* written under the flush lock only */
+	WgPendingEvent ev[WG_RING];
+} WgBackendArea;
+
+typedef struct WgLocalEntry
+{
+	WgLatencyKey key;			/* hash key; must be first */
+	int			slot;
+	uint32		generation;
+} WgLocalEntry;
+
+static WgBackendArea *areas = NULL;
+static LWLockPadded *flush_locks = NULL;
+static int	n_areas = 0;
+
+/* the owner's side */
+static WgBackendArea *my_area = NULL;
+static LWLock *my_lock = NULL;
+static uint64 my_head = 0;
+static uint64 last_flush_ns = 0;
+static bool attached = false;
+static HTAB *local_cache = NULL;
+
+static int
+areas_wanted(void)
+{
+	return MaxBackends + NUM_AUXILIARY_PROCS;
+}
+
+Size
+wg_latency_pending_shmem_size(void)
+{
+	return mul_size(areas_wanted(), sizeof(WgBackendArea));
+}
+
+void
+wg_latency_pending_shmem_request(void)
+{
+	RequestAddinShmemSpace(wg_latency_pending_shmem_size());
+	RequestNamedLWLockTranche("workload_guard_latency_flush", areas_wanted());
+}
+
+/* caller holds AddinShmemInitLock */
+void
+wg_latency_pending_shmem_startup(void)
+{
+	bool		found;
+	int			i;
+
+	n_areas = areas_wanted();
+	areas = (WgBackendArea *) ShmemInitStruct("workload_guard latency pending",
+											  wg_latency_pending_shmem_size(),
+											  &found);
+	flush_locks = GetNamedLWLockTranche("workload_guard_latency_flush");
+	if (!found)
+		for (i = 0; i < n_areas; i++)
+		{
+			pg_atomic_init_u64(&areas[i].head, 0);
+			pg_atomic_init_u64(&areas[i].tail, 0);
+		}
+}
+
+/*
+ * Merge an area's pending events into the shared digests.  Caller holds the
+ * area's flush lock (or runs alone).
+ */
+static void
+fold_locked(WgBackendArea *a)
+{
+	uint64		head = pg_atomic_read_u64(&a->head);
+	uint64		tail;
+
+	pg_read_barrier();			/* the events are read after the head */
+	tail = pg_atomic_read_u64(&a->tail);
+	if (head == tail)
+		return;
+
+	LWLockAcquire(wg_lat->lock, LW_SHARED);
+	for (; tail < head; tail++)
+	{
+		WgPendingEvent *ev = &a->ev[tail % WG_RING];
+		WgDigest   *d;
+		WgHistRange range;
+		int			bucket;
+
+		if (ev->slot < 0 || ev->slot >= wg_lat->max_digests)
+			continue;
+		d = &wg_lat->digests[ev->slot];
+		if (!d->in_use || d->generation != ev->generation)
+			continue;			/* evicted or reset since */
+		bucket = wg_hist_bucket(ev->ns, &range);
+		wg_latency_digest_add(d, ev->ns, ev->end_ns, bucket, range,
+							  (ev->flags & WG_EV_FAILED) != 0,
+							  (ev->flags & WG_EV_CANCELED) != 0);
+	}
+	LWLockRelease(wg_lat->lock);
+
+	pg_memory_barrier();		/* done reading before the slots are reused */
+	pg_atomic_write_u64(&a->tail, head);
+}
+
+static void
+fold_area(int i)
+{
+	WgBackendArea *a = &areas[i];
+
+	if (pg_atomic_read_u64(&a->head) == pg_atomic_read_u64(&a->tail))
+		return;
+	LWLockAcquire(&flush_locks[i].lock, LW_EXCLUSIVE);
+	fold_locked(a);
+	LWLockRelease(&flush_locks[i].lock);
+}
+
+/*
+ * Every backend's pending executions, merged: called by every reader before
+ * it reads the digests.  Without a PGPROC (the postmaster at shutdown, when
+ * every backend has merged its own) there is nothing to do.
+ */
+void
+wg_latency_fold_all(void)
+{
+	int			i;
+
+	if (areas == NULL || MyProc == NULL)
+		return;
+	for (i = 0; i < n_areas; i++)
+		fold_area(i);
+}
+
+static void
+pending_exit(int code, Datum arg)
+{
+	if (my_area != NULL && wg_lat != NULL)
+	{
+		LWLockAcquire(my_lock, LW_EXCLUSIVE);
+		fold_locked(my_area);
+		LWLockRelease(my_lock);
+	}
+	my_area = NULL;
+}
+
+static bool
+attach(void)
+{
+	int			i = WG_MY_PROC_INDEX();
+
+	attached = true;
+	if (areas == NULL || i < 0 || i >= n_areas)
+		return false;
+	my_area = &areas[i];
+	my_lock = &flush_locks[i].lock;
+	/* the previous owner merged everything at its exit: head == tail */
+	my_head = pg_atomic_read_u64(&my_area->head);
+	before_shmem_exit(pending_exit, (Datum) 0);
+	return true;
+}
+
+/*
+ * Record one execution in the backend's ring, if the digest is in the
+ * local cache and still valid; false sends the caller down the shared path.
+ * Never raises an error.
+ */
+bool
+wg_latency_pending_add(const WgLatencyKey *key, uint64 ns, uint64 end_ns,
+					   bool failed, bool canceled)
+{
+	WgLocalEntry *e;
+	WgDigest   *d;
+	WgPendingEvent *ev;
+
+	if (unlikely(!attached) && !attach())
+		return false;
+	if (my_area == NULL || local_cache == NULL)
+		return false;
+
+	e = (WgLocalEntry *) hash_search(local_cache, key, HASH_FIND, NULL);
+	if (e == NULL)
+		return false;
+	d = &wg_lat->digests[e->slot];
+	if (!d->in_use || d->generation != e->generation)
+		return false;
+
+	if (unlikely(my_head - pg_atomic_read_u64(&my_area->tail) >= WG_RING))
+	{
+		LWLockAcquire(my_lock, LW_EXCLUSIVE);
+		fold_locked(my_area);
+		LWLockRelease(my_lock);
+	}
+	pg_read_barrier();			/* the slot is written after the tail is read */
+
+	ev = &my_area->ev[my_head % WG_RING];
+	ev->slot = e->slot;
+	ev->generation = e->generation;
+	ev->ns = ns;
+	ev->end_ns = end_ns;
+	ev->flags = (failed ? WG_EV_FAILED : 0) | (canceled ? WG_EV_CANCELED : 0);
+	pg_write_barrier();			/* the event before the head */
+	pg_atomic_write_u64(&my_area->head, ++my_head);
+
+	if (unlikely(end_ns - last_flush_ns > WG_FLUSH_INTERVAL))
+	{
+		last_flush_ns = end_ns;
+		LWLockAcquire(my_lock, LW_EXCLUSIVE);
+		fold_locked(my_area);
+		LWLockRelease(my_lock);
+	}
+	return true;
+}
+
+/*
+ * The shared path found (or created) the digest of key in slot: remember it,
+ * so that the next execution stays local.  Caller holds wg_lat->lock (either
+ * mode) and the execution succeeded (not in an error's PG_CATCH, where
+ * the error must stay on the stack).  Allocation happens here only, once
+ * per digest and backend; on failure the cache is simply not used.
+ */
+void
+wg_latency_pending_remember(const WgLatencyKey *key, int slot)
+{
+	WgLocalEntry *e;
+	bool		found;
+
+	if (!attached)
+		(void) attach();
+	if (my_area == NULL)
+		return;
+	if (local_cache != NULL &&
+		hash_get_num_entries(local_cache) >= (long) WG_LOCAL_MAX * wg_lat->max_digests)
+	{
+		hash_destroy(local_cache);	/* keys of long-evicted digests */
+		local_cache = NULL;
+	}
+	if (local_cache == NULL)
+	{
+		HASHCTL		info;
+		MemoryContext oldcxt = CurrentMemoryContext;
+
+		info.keysize = sizeof(WgLatencyKey);
+		info.entrysize = sizeof(WgLocalEntry);
+		info.hash = wg_latency_key_hash;
+		info.match = wg_latency_key_match;
+		info.hcxt = TopMemoryContext;
+
+		/* out of memory: no cache, the shared path keeps working */
+		PG_TRY();
+		{
+			local_cache = hash_create("workload_guard local digests", 64, &info,
+									  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
+									  HASH_CONTEXT);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(oldcxt);
+			FlushErrorState();
+			local_cache = NULL;
+		}
+		PG_END_TRY();
+		if (local_cache == NULL)
+			return;
+	}
+	e = (WgLocalEntry *) hash_search(local_cache, key, HASH_ENTER_NULL, &found);
+	if (e == NULL)
+		return;
+	e->slot = slot;
+	e->generation = wg_lat->digests[slot].generation;
+}
