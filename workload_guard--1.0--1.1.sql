@@ -238,3 +238,168 @@ ALTER TABLE disabled_index_rules ENABLE ALWAYS TRIGGER disabled_index_rules_chan
 ALTER EVENT TRIGGER workload_guard_disabled_index_drop ENABLE ALWAYS;
 -- (a data-only pg_restore --disable-triggers runs in replica mode too)
 ALTER TABLE ddl_history ENABLE ALWAYS TRIGGER ddl_history_keep_id;
+
+------------------------------------------------------------------------------
+-- Latency: queryid_of() without running anything (src/queryid.c)
+------------------------------------------------------------------------------
+
+-- 1.0's queryid_of() appended the string to EXPLAIN and ran it, so
+-- 'SELECT 1; DELETE FROM t' ran the DELETE.  The C version parses exactly
+-- one statement and analyzes it (accepting $1-style parameters), nothing
+-- more.  Same signature: grants and comments stay.
+CREATE OR REPLACE FUNCTION queryid_of(statement text) RETURNS bigint
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'wg_queryid_of';
+
+------------------------------------------------------------------------------
+-- traffic: rate limits and per-rule activity (src/digest_rules.c)
+------------------------------------------------------------------------------
+
+-- A rate rule: at most per_second executions per second of the digest on
+-- each server, with bursts of up to burst (a token bucket in shared memory).
+-- dry_run is its warn mode, as for block and cap: the statement runs and
+-- the client gets a WARNING naming the rule.
+ALTER TABLE digest_rules ADD COLUMN per_second double precision;
+ALTER TABLE digest_rules ADD COLUMN burst integer;
+-- A budget rule: while the digest's recorded execution time over the recent
+-- window (workload_guard.recent_window), divided by the window's length,
+-- exceeds backends, new executions are refused.
+ALTER TABLE digest_rules ADD COLUMN backends double precision;
+ALTER TABLE digest_rules DROP CONSTRAINT digest_rules_mode_check;
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_mode_check
+    CHECK (mode IN ('block', 'cap', 'rate', 'budget'));
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_budget_check
+    CHECK ((mode = 'budget') = (backends IS NOT NULL)
+           AND (backends IS NULL OR backends > 0));
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_rate_check
+    CHECK ((mode = 'rate') = (per_second IS NOT NULL AND burst IS NOT NULL)
+           AND (per_second IS NULL OR per_second > 0)
+           AND (burst IS NULL OR burst > 0));
+
+COMMENT ON COLUMN digest_rules.per_second IS
+    'mode rate: executions admitted per second on each server';
+COMMENT ON COLUMN digest_rules.burst IS
+    'mode rate: executions admitted at once after a quiet period (the token bucket''s size)';
+COMMENT ON COLUMN digest_rules.backends IS
+    'mode budget: server time the digest may use over the recent window, in backends (time / window length)';
+
+CREATE FUNCTION rate_limit_digest(queryid bigint, per_second double precision,
+    burst integer DEFAULT NULL, reason text DEFAULT NULL,
+    expires_in interval DEFAULT NULL, role regrole DEFAULT NULL,
+    database name DEFAULT NULL, dry_run boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_rate_limit_digest'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION budget_digest(queryid bigint, backends double precision,
+    reason text DEFAULT NULL, expires_in interval DEFAULT NULL,
+    role regrole DEFAULT NULL, database name DEFAULT NULL,
+    dry_run boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_budget_digest'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION digest_rule_activity_counters(
+    OUT queryid bigint, OUT roleid oid, OUT dbid oid, OUT running integer,
+    OUT blocked bigint, OUT warned bigint, OUT capped bigint,
+    OUT limited bigint, OUT admitted bigint, OUT observed_per_second double precision,
+    OUT last_hit timestamptz, OUT rule_created_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_digest_rule_activity'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+-- What each rule did on this server since it was written (or the server
+-- started): refused (blocked, capped, limited), warned (warn mode's
+-- would-be refusals), admitted (by a rate limit), last hit.
+CREATE VIEW digest_rule_activity AS
+    SELECT r.queryid, r.mode, r.dry_run AS warn_only, r.role, r.database,
+           r.max_running, r.per_second, r.burst, r.backends,
+           coalesce(cr.running, 0) AS running,
+           coalesce(c.blocked, 0) + coalesce(c.capped, 0)
+             + coalesce(c.limited, 0) AS refused,
+           coalesce(c.warned, 0) AS warned,
+           coalesce(c.admitted, 0) AS admitted,
+           c.observed_per_second,
+           c.last_hit
+    FROM digest_rules r
+    LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) r.database
+    LEFT JOIN digest_rule_activity_counters() cr
+      ON cr.queryid OPERATOR(pg_catalog.=) r.queryid
+     AND cr.roleid OPERATOR(pg_catalog.=) coalesce(r.role::oid, 0)
+     AND cr.dbid OPERATOR(pg_catalog.=) CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END
+    LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.limited,
+                              cr.admitted, cr.observed_per_second, cr.last_hit
+                       WHERE cr.rule_created_at OPERATOR(pg_catalog.=) r.created_at) c ON true;
+
+COMMENT ON VIEW digest_rule_activity IS
+    'Per digest rule: what it refused, warned about and admitted on this server';
+
+REVOKE ALL ON FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean) FROM PUBLIC;
+GRANT SELECT ON digest_rule_activity TO PUBLIC;
+
+-- The record of rule changes: one row per row written to digest_rules
+-- (block_digest, cap_digest, rate_limit_digest, budget_digest,
+-- unblock_digest, the housekeeping of expired rules and dropped roles, or a
+-- superuser's own DML), with the row before and after as jsonb.  Written by
+-- a trigger on the primary; reaches the standbys with the WAL and pg_dump
+-- saves it.  trim_digest_rule_history() is its retention.
+CREATE TABLE digest_rule_history (
+    changed_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    changed_by  name NOT NULL DEFAULT session_user,
+    action      text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'truncate')),
+    queryid     bigint,
+    before      jsonb,
+    after       jsonb
+);
+CREATE INDEX ON digest_rule_history (changed_at);
+SELECT pg_catalog.pg_extension_config_dump('digest_rule_history', '');
+REVOKE ALL ON digest_rule_history FROM PUBLIC;
+
+COMMENT ON COLUMN digest_rule_history.changed_by IS
+    'The session''s user; after->>''created_by'' names the role that called the function';
+
+CREATE FUNCTION _digest_rule_history()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        INSERT INTO @extschema@.digest_rule_history (action) VALUES ('truncate');
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, after)
+        VALUES ('insert', NEW.queryid, to_jsonb(NEW));
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, before, after)
+        VALUES ('update', NEW.queryid, to_jsonb(OLD), to_jsonb(NEW));
+    ELSE
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, before)
+        VALUES ('delete', OLD.queryid, to_jsonb(OLD));
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION _digest_rule_history() FROM PUBLIC;
+
+CREATE TRIGGER digest_rules_history
+    AFTER INSERT OR UPDATE OR DELETE ON digest_rules
+    FOR EACH ROW EXECUTE FUNCTION _digest_rule_history();
+CREATE TRIGGER digest_rules_history_truncate
+    AFTER TRUNCATE ON digest_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION _digest_rule_history();
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history;
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history_truncate;
+
+-- retention: delete the record older than keep; returns the rows deleted
+CREATE FUNCTION trim_digest_rule_history(keep interval)
+RETURNS bigint
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH d AS (DELETE FROM @extschema@.digest_rule_history
+                WHERE changed_at < pg_catalog.now() OPERATOR(pg_catalog.-) keep
+               RETURNING 1)
+    SELECT count(*) FROM d
+$$;
+REVOKE ALL ON FUNCTION trim_digest_rule_history(interval) FROM PUBLIC;

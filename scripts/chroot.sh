@@ -30,6 +30,10 @@ case $MAJOR in
 esac
 ROOT=$CACHE/$SUITE
 PKGS="postgresql-$MAJOR postgresql-server-dev-$MAJOR libipc-run-perl libkrb5-dev make gcc"
+# the monitoring chain of test/t/060_prometheus.pl, as scripts/deps.sh does
+if [ "${WG_WITH_MONITORING:-1}" = 1 ]; then
+	PKGS="$PKGS prometheus prometheus-postgres-exporter curl"
+fi
 
 [ "$(id -u)" = 0 ] || { echo "chroot.sh: must run as root" >&2; exit 1; }
 

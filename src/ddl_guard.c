@@ -78,6 +78,7 @@
 #include "ddl_classify.h"
 #include "ddl_guard.h"
 #include "ddl_scans.h"
+#include "secrets.h"
 #include "workload_guard.h"
 
 #define WG_TICK_MS 10
@@ -573,43 +574,6 @@ statement_slice(const char *query, int location, int len)
 }
 
 /*
- * Statements whose text may carry a password.  ddl_history and
- * ddl_rejections are readable by every role; the catalogs these statements
- * write are not (pg_authid, user mapping options, subconninfo).  Like
- * pgAudit, record them without their text.
- */
-static bool
-statement_has_secret(Node *stmt)
-{
-	List	   *options;
-	ListCell   *lc;
-
-	switch (nodeTag(stmt))
-	{
-		case T_CreateRoleStmt:
-			options = ((CreateRoleStmt *) stmt)->options;
-			break;
-		case T_AlterRoleStmt:
-			options = ((AlterRoleStmt *) stmt)->options;
-			break;
-		case T_CreateUserMappingStmt:
-		case T_AlterUserMappingStmt:
-		case T_CreateSubscriptionStmt:
-			return true;
-		case T_AlterSubscriptionStmt:
-			return ((AlterSubscriptionStmt *) stmt)->kind == ALTER_SUBSCRIPTION_CONNECTION;
-		default:
-			return false;
-	}
-	foreach(lc, options)
-	{
-		if (strcmp(lfirst_node(DefElem, lc)->defname, "password") == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
  * The schema of a table a statement creates.  An unqualified CREATE SCHEMA
  * element is created in the new schema: up to PostgreSQL 18 parse analysis
  * qualifies the element's name with it, 19 leaves it unqualified and relies
@@ -655,11 +619,11 @@ wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 	st->cls = cls;
 	st->toplevel = (context == PROCESS_UTILITY_TOPLEVEL);
 	st->record = (context != PROCESS_UTILITY_SUBCOMMAND);
-	if (statement_has_secret(pstmt->utilityStmt))
-		st->statement = psprintf("%s <REDACTED>", cls.tag);
-	else
-		st->statement = statement_slice(queryString, pstmt->stmt_location,
-										pstmt->stmt_len);
+	/* no secret in history or rejections: one rule with latency (secrets.c) */
+	st->statement = wg_redact_utility_text(pstmt->utilityStmt,
+										   statement_slice(queryString,
+														   pstmt->stmt_location,
+														   pstmt->stmt_len));
 	if (cls.relation)
 		st->relname = quote_qualified_identifier(new_table_schema(&cls, context),
 												 cls.relation->relname);

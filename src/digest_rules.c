@@ -75,6 +75,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/xact.h"
@@ -101,6 +103,7 @@
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/datetime.h"
@@ -118,6 +121,7 @@
 #include "config_cache.h"
 #include "digest_rules.h"
 #include "ext_objects.h"
+#include "latency.h"
 #include "subxact.h"
 #include "workload_guard.h"
 
@@ -141,7 +145,10 @@ enum
 	Anum_expires_at,
 	Natts_digest_rules_1_0 = Anum_expires_at,
 	Anum_role_name,				/* 1.1 */
-	Natts_digest_rules = Anum_role_name
+	Anum_per_second,			/* 1.1, rate limits */
+	Anum_burst,
+	Anum_backends,				/* 1.1, time budgets */
+	Natts_digest_rules = Anum_backends
 };
 
 /*
@@ -160,6 +167,9 @@ static const WgExtColumn rules_columns[Natts_digest_rules] = {
 	{"created_at", TIMESTAMPTZOID},
 	{"expires_at", TIMESTAMPTZOID},
 	{"role_name", NAMEOID},
+	{"per_second", FLOAT8OID},
+	{"burst", INT4OID},
+	{"backends", FLOAT8OID},
 };
 
 static const WgExtTable rules_table = {
@@ -198,6 +208,26 @@ typedef struct WgRuleCounters
 	pg_atomic_uint64 warned;
 	pg_atomic_uint64 capped;
 	pg_atomic_uint64 last_hit;	/* TimestampTz, 0 = never */
+	pg_atomic_uint64 admitted;	/* by a rate limit */
+	pg_atomic_uint64 limited;	/* refused by a rate limit */
+
+	/*
+	 * A rate limit's token bucket.  bucket_lock is held only for the
+	 * arithmetic of one admission (never across a statement, never with an
+	 * error raised), always under rules->lock in SHARED mode, so the entry
+	 * cannot be evicted meanwhile.
+	 */
+	slock_t		bucket_lock;
+	double		tokens;			/* available now, at most the burst */
+	TimestampTz bucket_at;		/* when tokens was computed; 0: full */
+	TimestampTz window_start;	/* the observed rate: starts counted */
+	uint32		window_count;	/* since window_start */
+	double		observed;		/* per second, in the last full window */
+
+	/* a time budget's last estimate (under bucket_lock too) */
+	TimestampTz busy_at;		/* when computed; 0: never */
+	double		busy_backends;	/* recorded time / window length */
+	double		busy_seconds;	/* the window's length */
 } WgRuleCounters;
 
 typedef struct WgRulesShared
@@ -211,8 +241,13 @@ typedef struct WgRule
 {
 	WgRuleKey	key;
 	bool		cap;
+	bool		rate;			/* a rate limit (cap is false) */
+	bool		budget;			/* a time budget (cap, rate are false) */
+	double		backends;		/* budget: server time / window length */
 	bool		dry_run;
 	int			max_running;
+	double		per_second;		/* rate: tokens added per second */
+	int			burst;			/* rate: the bucket's size */
 	TimestampTz created_at;
 	TimestampTz expires_at;		/* DT_NOEND: never */
 	char	   *created_by;
@@ -262,7 +297,8 @@ static bool exit_cb_registered = false;
 static bool warned_untracked = false;
 
 static const char *const exempt_functions[] = {
-	"block_digest", "cap_digest", "unblock_digest"
+	"block_digest", "cap_digest", "unblock_digest", "rate_limit_digest",
+	"budget_digest"
 };
 
 /* ----------------------------------------------------------------
@@ -423,6 +459,27 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		DatumGetObjectId(values[Anum_role - 1]);
 	r->key.dbid = dbid;
 	r->cap = strcmp(TextDatumGetCString(values[Anum_mode - 1]), "cap") == 0;
+	r->rate = strcmp(TextDatumGetCString(values[Anum_mode - 1]), "rate") == 0;
+	if (r->rate)
+	{
+		/* the table's CHECKs keep both set and positive */
+		if (desc->natts < Anum_burst || nulls[Anum_per_second - 1] ||
+			nulls[Anum_burst - 1])
+			return;
+		r->per_second = DatumGetFloat8(values[Anum_per_second - 1]);
+		r->burst = DatumGetInt32(values[Anum_burst - 1]);
+		if (!(r->per_second > 0) || r->burst < 1)
+			return;
+	}
+	r->budget = strcmp(TextDatumGetCString(values[Anum_mode - 1]), "budget") == 0;
+	if (r->budget)
+	{
+		if (desc->natts < Anum_backends || nulls[Anum_backends - 1])
+			return;
+		r->backends = DatumGetFloat8(values[Anum_backends - 1]);
+		if (!(r->backends > 0))
+			return;
+	}
 	r->max_running = nulls[Anum_max_running - 1] ? 0 :
 		DatumGetInt32(values[Anum_max_running - 1]);
 	r->dry_run = !nulls[Anum_dry_run - 1] && DatumGetBool(values[Anum_dry_run - 1]);
@@ -486,14 +543,12 @@ key_in_cache(const WgCounterKey *ckey)
 }
 
 /*
- * Count one hit of the rule (which counter: blocked, warned, capped, or
- * none for a cap slot) and, with take_slot, take a cap slot.  Returns the
- * entry (NULL when the table is full) and the number of slots in use
- * including ours.  Never raises an error.
+ * The shared entry of the rule, created if need be, with rules->lock held
+ * (released by the caller); NULL, without the lock, when the table is full.
+ * Never raises an error.
  */
 static WgRuleCounters *
-counters_hit(const WgRule *rule, pg_atomic_uint64 *(*which) (WgRuleCounters *),
-			 bool take_slot, uint32 *running)
+counters_acquire(const WgRule *rule)
 {
 	WgCounterKey ckey;
 	const WgCounterKey *key = &ckey;
@@ -543,6 +598,17 @@ counters_hit(const WgRule *rule, pg_atomic_uint64 *(*which) (WgRuleCounters *),
 			pg_atomic_init_u64(&c->warned, 0);
 			pg_atomic_init_u64(&c->capped, 0);
 			pg_atomic_init_u64(&c->last_hit, 0);
+			pg_atomic_init_u64(&c->admitted, 0);
+			pg_atomic_init_u64(&c->limited, 0);
+			SpinLockInit(&c->bucket_lock);
+			c->tokens = 0;
+			c->bucket_at = 0;
+			c->window_start = 0;
+			c->window_count = 0;
+			c->observed = 0;
+			c->busy_at = 0;
+			c->busy_backends = 0;
+			c->busy_seconds = 0;
 		}
 	}
 	if (c == NULL)
@@ -565,7 +631,33 @@ counters_hit(const WgRule *rule, pg_atomic_uint64 *(*which) (WgRuleCounters *),
 		pg_atomic_write_u64(&c->blocked, 0);
 		pg_atomic_write_u64(&c->warned, 0);
 		pg_atomic_write_u64(&c->capped, 0);
+		pg_atomic_write_u64(&c->admitted, 0);
+		pg_atomic_write_u64(&c->limited, 0);
+		SpinLockAcquire(&c->bucket_lock);
+		c->bucket_at = 0;		/* a new rule starts with a full bucket */
+		c->window_start = 0;
+		c->window_count = 0;
+		c->observed = 0;
+		c->busy_at = 0;
+		SpinLockRelease(&c->bucket_lock);
 	}
+	return c;
+}
+
+/*
+ * Count one hit of the rule (which counter: blocked, warned, capped, or
+ * none for a cap slot) and, with take_slot, take a cap slot.  Returns the
+ * entry (NULL when the table is full) and the number of slots in use
+ * including ours.  Never raises an error.
+ */
+static WgRuleCounters *
+counters_hit(const WgRule *rule, pg_atomic_uint64 *(*which) (WgRuleCounters *),
+			 bool take_slot, uint32 *running)
+{
+	WgRuleCounters *c = counters_acquire(rule);
+
+	if (c == NULL)
+		return NULL;
 	if (which)
 		pg_atomic_fetch_add_u64(which(c), 1);
 	pg_atomic_write_u64(&c->last_hit, (uint64) GetCurrentTimestamp());
@@ -722,7 +814,19 @@ rule_detail(const WgRule *r)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	if (r->reason && r->cap)
+	if (r->reason && r->budget)
+		appendStringInfo(&buf, _("Budgeted by role \"%s\" at %s: %s."),
+						 r->created_by, at, r->reason);
+	else if (r->budget)
+		appendStringInfo(&buf, _("Budgeted by role \"%s\" at %s."),
+						 r->created_by, at);
+	else if (r->reason && r->rate)
+		appendStringInfo(&buf, _("Rate-limited by role \"%s\" at %s: %s."),
+						 r->created_by, at, r->reason);
+	else if (r->rate)
+		appendStringInfo(&buf, _("Rate-limited by role \"%s\" at %s."),
+						 r->created_by, at);
+	else if (r->reason && r->cap)
 		appendStringInfo(&buf, _("Capped by role \"%s\" at %s: %s."),
 						 r->created_by, at, r->reason);
 	else if (r->reason)
@@ -850,7 +954,7 @@ check_blocks(const WgRule *rules, Oid userid, TimestampTz now)
 
 	for (r = rules; r; r = r->next)
 	{
-		if (r->cap || !rule_applies(r, userid, now))
+		if (r->cap || r->rate || r->budget || !rule_applies(r, userid, now))
 			continue;
 		if (r->dry_run)
 		{
@@ -923,6 +1027,177 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 	}
 }
 
+/*
+ * A token bucket: tokens accrue at per_second up to burst; an execution
+ * takes one.  Pure arithmetic on the state (*tokens as of *at; *at == 0: a
+ * full bucket), so that it can run under a spinlock.  Returns true when a
+ * token was taken.
+ */
+static bool
+bucket_take(double *tokens, TimestampTz *at, double per_second, int burst,
+			TimestampTz now)
+{
+	double		t;
+
+	if (*at == 0 || now < *at)
+		t = burst;
+	else
+	{
+		t = *tokens + (double) (now - *at) * per_second / USECS_PER_SEC;
+		if (t > burst)
+			t = burst;
+	}
+	*at = now;
+	if (t >= 1.0)
+	{
+		*tokens = t - 1.0;
+		return true;
+	}
+	*tokens = t;
+	return false;
+}
+
+static void
+report_rate(const WgRule *r, double observed, int elevel)
+{
+	long long	qid = (long long) r->key.queryid;
+
+	ereport(elevel,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("query %lld is rate-limited to %g executions per second (burst %d) by workload_guard",
+					qid, r->per_second, r->burst),
+			 errdetail_internal("%s", rule_detail(r)),
+			 errhint("It was started about %.1f times per second on this server recently. Retry later, or call workload_guard.unblock_digest(%lld) to lift the limit.",
+					 observed, qid)));
+}
+
+/*
+ * Take a token of every rate limit that applies; refuse the statement when
+ * a bucket is empty (warn mode: warn, take nothing, run).  Raises its error
+ * after every lock is released.
+ */
+static void
+check_rates(const WgRule *rules, Oid userid, TimestampTz now)
+{
+	const WgRule *r;
+
+	for (r = rules; r; r = r->next)
+	{
+		WgRuleCounters *c;
+		TimestampTz t;
+		bool		ok;
+		double		observed;
+
+		if (!r->rate || !rule_applies(r, userid, now))
+			continue;
+		c = counters_acquire(r);
+		if (c == NULL)
+		{
+			warn_untracked_once(r->key.queryid);
+			continue;
+		}
+		t = GetCurrentTimestamp();
+		SpinLockAcquire(&c->bucket_lock);
+		ok = bucket_take(&c->tokens, &c->bucket_at, r->per_second, r->burst, t);
+		if (c->window_start == 0 || t < c->window_start)
+		{
+			c->window_start = t;
+			c->window_count = 0;
+		}
+		else if (t - c->window_start >= USECS_PER_SEC)
+		{
+			c->observed = (double) c->window_count * USECS_PER_SEC /
+				(double) (t - c->window_start);
+			c->window_start = t;
+			c->window_count = 0;
+		}
+		c->window_count++;
+		observed = Max(c->observed, (double) c->window_count);
+		SpinLockRelease(&c->bucket_lock);
+		pg_atomic_fetch_add_u64(ok ? &c->admitted :
+								r->dry_run ? &c->warned : &c->limited, 1);
+		pg_atomic_write_u64(&c->last_hit, (uint64) t);
+		LWLockRelease(rules_shared->lock);
+		if (!ok)
+			report_rate(r, observed, r->dry_run ? WARNING : ERROR);
+	}
+}
+
+#define WG_BUDGET_REFRESH_US	100000	/* recompute a budget's use at most 10/s */
+
+static void
+report_budget(const WgRule *r, double used, double seconds, int elevel)
+{
+	long long	qid = (long long) r->key.queryid;
+
+	ereport(elevel,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("query %lld is over its time budget of %g backends by workload_guard",
+					qid, r->backends),
+			 errdetail_internal("%s", rule_detail(r)),
+			 errhint("Its executions used %.2f backends' worth of server time over the last %.0f seconds on this server. Retry later, or call workload_guard.unblock_digest(%lld) to lift the budget.",
+					 used, seconds, qid)));
+}
+
+/*
+ * Refuse the statement while its digest used more server time over the
+ * recent window than the budgets that apply allow (warn mode: warn and
+ * run).  The use comes from the latency recorder
+ * (wg_latency_recent_busy_ns), recomputed at most every
+ * WG_BUDGET_REFRESH_US per rule and server; only digests with a budget
+ * ever pay for it.
+ */
+static void
+check_budgets(const WgRule *rules, Oid userid, TimestampTz now)
+{
+	const WgRule *r;
+
+	for (r = rules; r; r = r->next)
+	{
+		WgRuleCounters *c;
+		TimestampTz t;
+		TimestampTz at;
+		double		used;
+		double		seconds;
+		bool		ok;
+
+		if (!r->budget || !rule_applies(r, userid, now))
+			continue;
+		c = counters_acquire(r);
+		if (c == NULL)
+		{
+			warn_untracked_once(r->key.queryid);
+			continue;
+		}
+		t = GetCurrentTimestamp();
+		SpinLockAcquire(&c->bucket_lock);
+		at = c->busy_at;
+		used = c->busy_backends;
+		seconds = c->busy_seconds;
+		SpinLockRelease(&c->bucket_lock);
+		if (at == 0 || t < at || t - at >= WG_BUDGET_REFRESH_US)
+		{
+			/* no spinlock across the scan; a racing refresh is harmless */
+			double		busy = wg_latency_recent_busy_ns(r->key.queryid,
+														 MyDatabaseId, &seconds);
+
+			used = seconds > 0 ? busy / 1e9 / seconds : 0;
+			SpinLockAcquire(&c->bucket_lock);
+			c->busy_at = t;
+			c->busy_backends = used;
+			c->busy_seconds = seconds;
+			SpinLockRelease(&c->bucket_lock);
+		}
+		ok = used <= r->backends;
+		pg_atomic_fetch_add_u64(ok ? &c->admitted :
+								r->dry_run ? &c->warned : &c->limited, 1);
+		pg_atomic_write_u64(&c->last_hit, (uint64) t);
+		LWLockRelease(rules_shared->lock);
+		if (!ok)
+			report_budget(r, used, seconds, r->dry_run ? WARNING : ERROR);
+	}
+}
+
 /* what neither the executor nor the utility path checks */
 static inline bool
 not_checked(uint64 queryid)
@@ -952,6 +1227,8 @@ wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 		statement_exempt(queryDesc->plannedstmt))
 		return;
 	check_blocks(rules, userid, now);
+	check_budgets(rules, userid, now);
+	check_rates(rules, userid, now);
 	check_caps(rules, userid, now, queryDesc, false);
 }
 
@@ -1007,6 +1284,8 @@ wg_digest_rules_utility_check_slow(PlannedStmt *pstmt, uint64 queryid,
 	if (!any_rule_applies(rules, userid, now))
 		return;
 	check_blocks(rules, userid, now);
+	check_budgets(rules, userid, now);
+	check_rates(rules, userid, now);
 	check_caps(rules, userid, now, token, true);
 }
 
@@ -1049,7 +1328,12 @@ typedef struct RuleArgs
 {
 	uint64		queryid;
 	bool		cap;
+	bool		rate;
 	int			max_running;
+	double		per_second;		/* rate */
+	int			burst;			/* rate */
+	bool		budget;
+	double		backends;		/* budget */
 	text	   *reason;
 	bool		has_expiry;
 	TimestampTz expires_at;
@@ -1150,14 +1434,23 @@ rules_have_role_name(void)
 		InvalidAttrNumber;
 }
 
+/* does the table have 1.1's rate limit columns? */
+static bool
+rules_have_rate(void)
+{
+	return get_attnum(wg_ext_table_required(&rules_table), "backends") !=
+		InvalidAttrNumber;
+}
+
 /* write (replace) the rule; runs inside the identity switch */
 static void
 rules_write(const RuleArgs *a, const char *created_by)
 {
-	Oid			types[10] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
-	BOOLOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, NAMEOID};
-	Datum		values[10];
-	char		nulls[10];
+	Oid			types[13] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
+		BOOLOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, NAMEOID, FLOAT8OID, INT4OID,
+	FLOAT8OID};
+	Datum		values[13];
+	char		nulls[13];
 	NameData	who;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -1167,7 +1460,8 @@ rules_write(const RuleArgs *a, const char *created_by)
 	nulls[1] = OidIsValid(a->roleid) ? ' ' : 'n';
 	values[2] = a->dbname ? NameGetDatum(a->dbname) : (Datum) 0;
 	nulls[2] = a->dbname ? ' ' : 'n';
-	values[3] = CStringGetTextDatum(a->cap ? "cap" : "block");
+	values[3] = CStringGetTextDatum(a->cap ? "cap" : a->rate ? "rate" :
+									a->budget ? "budget" : "block");
 	values[4] = Int32GetDatum(a->max_running);
 	nulls[4] = a->cap ? ' ' : 'n';
 	values[5] = BoolGetDatum(a->dry_run);
@@ -1178,6 +1472,12 @@ rules_write(const RuleArgs *a, const char *created_by)
 	nulls[8] = a->has_expiry ? ' ' : 'n';
 	values[9] = NameGetDatum(&a->role_name);
 	nulls[9] = OidIsValid(a->roleid) ? ' ' : 'n';
+	values[10] = Float8GetDatum(a->per_second);
+	nulls[10] = a->rate ? ' ' : 'n';
+	values[11] = Int32GetDatum(a->burst);
+	nulls[11] = a->rate ? ' ' : 'n';
+	values[12] = Float8GetDatum(a->backends);
+	nulls[12] = a->budget ? ' ' : 'n';
 
 	/* one writer at a time; readers (cache loads) are not blocked */
 	spi_exec("LOCK TABLE workload_guard.digest_rules IN SHARE ROW EXCLUSIVE MODE",
@@ -1188,7 +1488,18 @@ rules_write(const RuleArgs *a, const char *created_by)
 					"OR (queryid = $1 AND role IS NOT DISTINCT FROM $2 "
 					"AND database IS NOT DISTINCT FROM $3)",
 					3, types, values, nulls, SPI_OK_DELETE);
-	if (rules_have_role_name())
+	if (rules_have_rate())
+		spi_exec_latest("INSERT INTO workload_guard.digest_rules "
+						"(queryid, role, database, mode, max_running, dry_run, reason, "
+						"created_by, created_at, expires_at, role_name, per_second, burst, backends) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, transaction_timestamp(), $9, $10, $11, $12, $13)",
+						13, types, values, nulls, SPI_OK_INSERT);
+	else if (a->rate || a->budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table workload_guard.digest_rules has no rate limit or budget columns"),
+				 errhint("Run ALTER EXTENSION workload_guard UPDATE.")));
+	else if (rules_have_role_name())
 		spi_exec_latest("INSERT INTO workload_guard.digest_rules "
 						"(queryid, role, database, mode, max_running, dry_run, reason, "
 						"created_by, created_at, expires_at, role_name) "
@@ -1370,6 +1681,7 @@ wg_block_digest(PG_FUNCTION_ARGS)
 
 	check_loaded();
 	refuse_in_recovery("block_digest");
+	memset(&a, 0, sizeof(a));
 	a.queryid = arg_queryid(fcinfo, 0);
 	a.cap = false;
 	a.max_running = 0;
@@ -1391,6 +1703,7 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 
 	check_loaded();
 	refuse_in_recovery("cap_digest");
+	memset(&a, 0, sizeof(a));
 	a.queryid = arg_queryid(fcinfo, 0);
 	a.cap = true;
 	if (PG_ARGISNULL(1))
@@ -1407,6 +1720,81 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 				 errmsg("max_running must not exceed the number of server processes"),
 				 errdetail("This server runs at most %d backends.", MaxBackends)));
 	arg_common(fcinfo, &a, 2, "cap_digest");
+	rules_as_owner(&a, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * rate_limit_digest(queryid bigint, per_second float8, burst int,
+ *					 reason text, expires_in interval, role regrole,
+ *					 database name, dry_run boolean)
+ */
+PG_FUNCTION_INFO_V1(wg_rate_limit_digest);
+
+Datum
+wg_rate_limit_digest(PG_FUNCTION_ARGS)
+{
+	RuleArgs	a;
+
+	check_loaded();
+	refuse_in_recovery("rate_limit_digest");
+	memset(&a, 0, sizeof(a));
+	a.queryid = arg_queryid(fcinfo, 0);
+	a.rate = true;
+	if (PG_ARGISNULL(1))
+		wg_null_argument("per_second");
+	a.per_second = PG_GETARG_FLOAT8(1);
+	/* NaN fails the first test */
+	if (!(a.per_second >= 0.001) || a.per_second > 1000000.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("per_second must be between 0.001 and 1000000"),
+				 errhint("Use workload_guard.block_digest() to refuse every execution.")));
+	/* burst: by default, one second's worth */
+	if (PG_ARGISNULL(2))
+		a.burst = (int) Max(1.0, ceil(a.per_second));
+	else
+	{
+		a.burst = PG_GETARG_INT32(2);
+		if (a.burst < 1 || a.burst > 1000000)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("burst must be between 1 and 1000000"),
+					 errhint("Pass burst => NULL for one second's worth of executions.")));
+	}
+	arg_common(fcinfo, &a, 3, "rate_limit_digest");
+	rules_as_owner(&a, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * budget_digest(queryid bigint, backends float8, reason text,
+ *				 expires_in interval, role regrole, database name,
+ *				 dry_run boolean)
+ */
+PG_FUNCTION_INFO_V1(wg_budget_digest);
+
+Datum
+wg_budget_digest(PG_FUNCTION_ARGS)
+{
+	RuleArgs	a;
+
+	check_loaded();
+	refuse_in_recovery("budget_digest");
+	memset(&a, 0, sizeof(a));
+	a.queryid = arg_queryid(fcinfo, 0);
+	a.budget = true;
+	if (PG_ARGISNULL(1))
+		wg_null_argument("backends");
+	a.backends = PG_GETARG_FLOAT8(1);
+	/* NaN fails the first test */
+	if (!(a.backends >= 0.01) || a.backends > MaxBackends)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("backends must be between 0.01 and the number of server processes"),
+				 errdetail("This server runs at most %d backends.", MaxBackends),
+				 errhint("Use workload_guard.block_digest() to refuse every execution.")));
+	arg_common(fcinfo, &a, 2, "budget_digest");
 	rules_as_owner(&a, false);
 	PG_RETURN_VOID();
 }
@@ -1503,6 +1891,56 @@ wg_digest_rule_counters(PG_FUNCTION_ARGS)
 		values[7] = TimestampTzGetDatum((TimestampTz) last);
 		nulls[7] = (last == 0);
 		values[8] = TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&c->rule_created_at));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(rules_shared->lock);
+	return (Datum) 0;
+}
+
+/*
+ * The shared counters of this node for this database's rules, with the
+ * rate limits' admissions and refusals (digest_rule_activity).
+ */
+PG_FUNCTION_INFO_V1(wg_digest_rule_activity);
+
+Datum
+wg_digest_rule_activity(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS seq;
+	WgRuleCounters *c;
+
+	check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+
+	LWLockAcquire(rules_shared->lock, LW_SHARED);
+	hash_seq_init(&seq, rules_counters);
+	while ((c = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		values[12];
+		bool		nulls[12];
+		uint64		last = pg_atomic_read_u64(&c->last_hit);
+		double		observed;
+
+		if (c->key.tabledb != MyDatabaseId)
+			continue;
+		memset(nulls, false, sizeof(nulls));
+		SpinLockAcquire(&c->bucket_lock);
+		observed = c->observed;
+		SpinLockRelease(&c->bucket_lock);
+		values[0] = Int64GetDatum((int64) c->key.rule.queryid);
+		values[1] = ObjectIdGetDatum(c->key.rule.roleid);
+		values[2] = ObjectIdGetDatum(c->key.rule.dbid);
+		values[3] = Int32GetDatum((int32) pg_atomic_read_u32(&c->running));
+		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&c->blocked));
+		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&c->warned));
+		values[6] = Int64GetDatum((int64) pg_atomic_read_u64(&c->capped));
+		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&c->limited));
+		values[8] = Int64GetDatum((int64) pg_atomic_read_u64(&c->admitted));
+		values[9] = Float8GetDatum(observed);
+		values[10] = TimestampTzGetDatum((TimestampTz) last);
+		nulls[10] = (last == 0);
+		values[11] = TimestampTzGetDatum((TimestampTz) pg_atomic_read_u64(&c->rule_created_at));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	LWLockRelease(rules_shared->lock);

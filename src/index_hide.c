@@ -680,18 +680,33 @@ wg_index_rules_changed(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+static void
+on_drop_as_owner(void *arg)
+{
+	Oid			cfg = *(Oid *) arg;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (wg_spi_exec("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
+					" USING pg_catalog.pg_event_trigger_dropped_objects() d"
+					" WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+					"   AND d.objid OPERATOR(pg_catalog.=) r.indexrelid",
+					0, NULL, NULL, NULL, SPI_OK_DELETE) > 0)
+		CacheInvalidateRelcacheByRelid(cfg);
+	SPI_finish();
+}
+
 /*
  * _index_rules_on_drop(): the sql_drop event trigger since 1.1 (1.0's is
- * PL/pgSQL).  Deletes the rules of dropped indexes, as the table owner (the
- * function is SECURITY DEFINER), in an internal section: like every other
- * statement workload_guard runs, the DELETE is neither timed nor subject to
- * digest rules.
+ * PL/pgSQL).  Deletes the rules of dropped indexes as every other statement
+ * of ours on the table runs (wg_run_as_owner: the table's owner, a
+ * security-restricted operation, an internal section neither timed nor
+ * subject to digest rules); the function is also SECURITY DEFINER.
  */
 Datum
 wg_index_rules_on_drop(PG_FUNCTION_ARGS)
 {
 	Oid			cfg;
-	int			rc;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -701,21 +716,7 @@ wg_index_rules_on_drop(PG_FUNCTION_ARGS)
 	cfg = rules_relid();
 	if (!OidIsValid(cfg))
 		PG_RETURN_VOID();
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	wg_internal_begin();		/* an error closes it with the (sub)xact */
-	rc = SPI_execute("DELETE FROM " WG_IH_SCHEMA "." WG_IH_TABLE " r"
-					 " USING pg_catalog.pg_event_trigger_dropped_objects() d"
-					 " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-					 "   AND d.objid OPERATOR(pg_catalog.=) r.indexrelid",
-					 false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed > 0)
-		CacheInvalidateRelcacheByRelid(cfg);
-	wg_internal_end();
-	SPI_finish();
+	wg_run_as_owner(cfg, on_drop_as_owner, &cfg);
 	PG_RETURN_VOID();
 }
 

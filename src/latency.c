@@ -65,6 +65,7 @@
 #include "latency.h"
 #include "latency_internal.h"
 #include "normalize.h"
+#include "secrets.h"
 #include "workload_guard.h"
 
 #define WG_QUERY_TEXT_LEN	1024	/* sample text kept per digest, bytes */
@@ -310,25 +311,31 @@ digest_take_slot(void)
 
 /*
  * The sample text of a new digest, prepared before the exclusive lock is
- * taken: the statement's own slice of the source string, normalized when
- * the parse of this very statement left its constant locations (and the
- * statement did not fail: the scanner must not run in an aborted state),
- * else as it was sent.
+ * taken, under the rule of secrets.c: a utility statement's text as that
+ * rule allows; a plannable statement's slice of the source string as sent
+ * when its parse found no constant, normalized when the parse of this very
+ * statement left its constant locations (and the statement did not fail:
+ * the scanner must not run in error recovery), else up to its first
+ * literal.
  */
 static int
 digest_text(char *buf, uint64 queryid, int level, bool failed,
-			const char *query, int location, int len)
+			const WgRedaction *utility, const char *query, int location,
+			int len)
 {
 	int			loc = location;
 	int			orig_len = len;
 	const char *text;
+	WgRedaction plannable = {WG_TEXT_UNTIL_LITERAL, CMDTAG_UNKNOWN};
 
 	buf[0] = '\0';
 	if (query == NULL)
 		return 0;
 	text = CleanQuerytext(query, &loc, &len);
+	if (utility != NULL)
+		return wg_redact_text(utility, text, len, buf, WG_QUERY_TEXT_LEN);
 
-	if (!failed && level < WG_MAX_PLAN_LEVELS &&
+	if (level < WG_MAX_PLAN_LEVELS &&
 		pending_norm[level].queryid == queryid &&
 		pending_norm[level].stmt_location == location &&
 		pending_norm[level].stmt_len == orig_len)
@@ -337,12 +344,28 @@ digest_text(char *buf, uint64 queryid, int level, bool failed,
 		volatile int result = -1;
 
 		pending_norm[level].queryid = 0;
+		if (pending_norm[level].nlocs == 0)
+		{
+			/* no constant: the text as sent */
+			if (len >= WG_QUERY_TEXT_LEN)
+				len = pg_mbcliplen(text, len, WG_QUERY_TEXT_LEN - 1);
+			memcpy(buf, text, len);
+			buf[len] = '\0';
+			return len;
+		}
+		if (failed)
+			return wg_normalize_failed_query(text, loc, len,
+											 pending_norm[level].locs,
+											 pending_norm[level].nlocs,
+											 pending_norm[level].first_param,
+											 &pending_norm[level].lex,
+											 buf, WG_QUERY_TEXT_LEN);
 
 		/*
 		 * The scanner can raise an error (a setting it depends on changed
-		 * since the parse, memory): keep the text as sent then, never fail
-		 * the statement.  It holds no resource but memory, so no
-		 * subtransaction is needed to recover.
+		 * since the parse, memory): fall back to the scanner-free
+		 * normalization then, never fail the statement.  It holds no resource but
+		 * memory, so no subtransaction is needed to recover.
 		 */
 		PG_TRY();
 		{
@@ -361,13 +384,16 @@ digest_text(char *buf, uint64 queryid, int level, bool failed,
 		PG_END_TRY();
 		if (result >= 0)
 			return result;
+		return wg_normalize_failed_query(text, loc, len,
+										 pending_norm[level].locs,
+										 pending_norm[level].nlocs,
+										 pending_norm[level].first_param,
+										 &pending_norm[level].lex,
+										 buf, WG_QUERY_TEXT_LEN);
 	}
 
-	if (len >= WG_QUERY_TEXT_LEN)
-		len = pg_mbcliplen(text, len, WG_QUERY_TEXT_LEN - 1);
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	return len;
+	/* constants unknown: never keep one */
+	return wg_redact_text(&plannable, text, len, buf, WG_QUERY_TEXT_LEN);
 }
 
 /*
@@ -555,7 +581,8 @@ digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
  */
 static void
 latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
-			   int sqlerrcode, const char *query, int location, int len)
+			   int sqlerrcode, const WgRedaction *utility, const char *query, int location,
+			   int len)
 {
 	char		text[WG_QUERY_TEXT_LEN];
 	int			text_len;
@@ -589,7 +616,8 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	LWLockRelease(wg_lat->lock);
 
 	/* new digest: bounded work under the exclusive lock */
-	text_len = digest_text(text, queryid, level, failed, query, location, len);
+	text_len = digest_text(text, queryid, level, failed, utility,
+						  query, location, len);
 	LWLockAcquire(wg_lat->lock, LW_EXCLUSIVE);
 	d = wg_latency_digest_enter(&key, GetCurrentTimestamp());
 	if (d != NULL)
@@ -619,13 +647,13 @@ wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level
 		pending_utility[level].stmt_len = query->stmt_len;
 		return;
 	}
-	if (jstate == NULL || jstate->clocations_count == 0 ||
-		query->queryId == WG_NO_QUERYID || level >= WG_MAX_PLAN_LEVELS ||
+	if (query->queryId == WG_NO_QUERYID || level >= WG_MAX_PLAN_LEVELS ||
 		!wg_latency_enabled(level))
 		return;
-	if (jstate->clocations_count > WG_MAX_NORM_CONSTS)
+	if (jstate == NULL || jstate->clocations_count > WG_MAX_NORM_CONSTS)
 	{
-		pending_norm[level].queryid = 0;	/* too many: keep the text as sent */
+		/* constants unknown, or too many: the text up to the first literal */
+		pending_norm[level].queryid = 0;
 		return;
 	}
 	pending_norm[level].queryid = query->queryId;
@@ -664,7 +692,7 @@ wg_latency_plan_failed(uint64 queryid, int level, const char *queryString,
 	uint64		now = clock_ns();
 
 	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
-				   now, geterrcode(), queryString, stmt_location, stmt_len);
+				   now, geterrcode(), NULL, queryString, stmt_location, stmt_len);
 }
 
 static inline WgExecSlot *
@@ -761,7 +789,7 @@ wg_latency_run_exit(QueryDesc *queryDesc, instr_time *start, bool failed)
 
 		latency_record(slot->queryid, slot->level,
 					   slot->plan_ns + slot->exec_ns, now, geterrcode(),
-					   src, ps->stmt_location, ps->stmt_len);
+					   NULL, src, ps->stmt_location, ps->stmt_len);
 		exec_slot_release(slot);
 	}
 }
@@ -778,7 +806,7 @@ wg_latency_executor_end(QueryDesc *queryDesc)
 	latency_record(slot->queryid, slot->level,
 				   slot->plan_ns + slot->exec_ns,
 				   slot->end_ns ? slot->end_ns : clock_ns(), 0,
-				   queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
+				   NULL, queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
 	exec_slot_release(slot);
 }
 
@@ -821,7 +849,9 @@ wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level)
 }
 
 void
-wg_latency_utility_done(uint64 queryid, int level, const char *queryString,
+wg_latency_utility_done(uint64 queryid, int level,
+						const WgRedaction *redaction,
+						const char *queryString,
 						int stmt_location, int stmt_len,
 						instr_time *start, bool failed)
 {
@@ -829,24 +859,30 @@ wg_latency_utility_done(uint64 queryid, int level, const char *queryString,
 
 	latency_record(queryid, level, now - INSTR_TIME_GET_NANOSEC(*start),
 				   now, failed ? geterrcode() : 0,
-				   queryString, stmt_location, stmt_len);
+				   redaction, queryString, stmt_location, stmt_len);
 }
 
 void
 wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 {
+	int			keep = 0;
+	int			i;
+
+	/*
+	 * At the end of the transaction (commit or abort) no execution is left:
+	 * the ones that never reached ExecutorEnd (an error, a portal that
+	 * failed and was dropped without ExecutorEnd) are forgotten.  At a
+	 * subtransaction abort, every execution begun in it or in its children
+	 * (subxid >= the aborted one, wherever it sits in the stack) will never
+	 * end either.
+	 */
 	if (aborted_subxid != InvalidSubTransactionId)
 	{
-		/* executions begun in the aborted subtransaction will never end */
-		while (n_exec_slots > 0 &&
-			   exec_slots[n_exec_slots - 1].subxid >= aborted_subxid)
-			n_exec_slots--;
-		/* nor will a planned statement whose start failed */
-		memset(pending_plan, 0, sizeof(pending_plan));
+		for (i = 0; i < n_exec_slots; i++)
+			if (exec_slots[i].subxid < aborted_subxid)
+				exec_slots[keep++] = exec_slots[i];
 	}
-	else
-	{
-		n_exec_slots = 0;
-		memset(pending_plan, 0, sizeof(pending_plan));
-	}
+	n_exec_slots = keep;
+	/* nor will a planned statement whose start failed */
+	memset(pending_plan, 0, sizeof(pending_plan));
 }

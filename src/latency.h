@@ -54,15 +54,25 @@ extern void wg_latency_executor_end(QueryDesc *queryDesc);
 /* utility statements, timed as a whole around ProcessUtility */
 extern uint64 wg_latency_utility_queryid(PlannedStmt *pstmt, int level);
 extern bool wg_latency_utility_tracked(PlannedStmt *pstmt, uint64 queryid, int level);
+struct WgRedaction;
 extern void wg_latency_utility_done(uint64 queryid, int level,
+									const struct WgRedaction *redaction,
 									const char *queryString,
 									int stmt_location, int stmt_len,
 									instr_time *start, bool failed);
 
 /*
- * (Sub)transaction abort: forget executions that will never reach
- * ExecutorEnd.  InvalidSubTransactionId means the top-level transaction.
+ * (Sub)transaction end: forget executions that will never reach
+ * ExecutorEnd.  InvalidSubTransactionId means the top-level transaction
+ * (commit, prepare or abort); otherwise the subtransaction that aborted.
  */
 extern void wg_latency_xact_cleanup(SubTransactionId aborted_subxid);
+
+/*
+ * Server time (ns, estimated) recorded for queryid in database dbid over
+ * the recent window, whose length in seconds goes to *seconds (time
+ * budgets, digest_rules.c).
+ */
+extern double wg_latency_recent_busy_ns(uint64 queryid, Oid dbid, double *seconds);
 
 #endif							/* WG_LATENCY_H */

@@ -101,6 +101,7 @@ typedef struct WgDigestSnap
 	uint64		recent_calls;
 	uint64		recent_errors;
 	double		recent_seconds;
+	int			encoding;		/* of query */
 	char		query[WG_QUERY_TEXT_LEN];
 	uint64		buckets[WG_HIST_BUCKETS];
 	uint64		recent[WG_HIST_BUCKETS];

@@ -10,7 +10,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "common/string.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -18,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "latency.h"
 #include "latency_internal.h"
 #include "workload_guard.h"
 
@@ -116,6 +121,7 @@ digest_snapshot(int slot, const uint64 *queryid, uint64 now_ns, WgDigestSnap *ou
 	out->key = d->key;
 	out->stats_since = d->stats_since;
 	memcpy(out->query, d->query, d->query_len + 1);
+	out->encoding = d->encoding;
 	out->calls = pg_atomic_read_u64(&d->calls);
 	out->errors = pg_atomic_read_u64(&d->errors);
 	out->cancels = pg_atomic_read_u64(&d->cancels);
@@ -131,6 +137,68 @@ digest_snapshot(int slot, const uint64 *queryid, uint64 now_ns, WgDigestSnap *ou
 										  &out->recent_seconds);
 	LWLockRelease(wg_lat->lock);
 	return true;
+}
+
+/*
+ * A sample text in the encoding of the database reading it.  The text was
+ * kept in the encoding of the database that ran the statement; read in
+ * another database it is converted, as pg_stat_statements does
+ * (pg_any_to_server), but a character the reader's encoding cannot hold
+ * becomes '?' instead of failing the whole view: a monitoring query must
+ * not break because one digest came from a database in another encoding.
+ * Bytes of a SQL_ASCII database are kept where valid, else '?'.
+ */
+static text *
+query_text(const char *query, int encoding)
+{
+	int			server = GetDatabaseEncoding();
+	int			len = strlen(query);
+	Oid			proc = InvalidOid;
+	StringInfoData out;
+	int			i = 0;
+
+	if (encoding == server || server == PG_SQL_ASCII ||
+		pg_is_ascii(query) ||
+		(encoding == PG_SQL_ASCII && pg_verify_mbstr(server, query, len, true)))
+		return cstring_to_text_with_len(query, len);
+
+	if (encoding != PG_SQL_ASCII)
+		proc = FindDefaultConversionProc(encoding, server);
+
+	initStringInfo(&out);
+	while (i < len)
+	{
+		int			chunk;
+
+		if (OidIsValid(proc))
+		{
+			unsigned char *dest;
+			int			done;
+
+			enlargeStringInfo(&out, (len - i) * MAX_CONVERSION_GROWTH + 1);
+			dest = (unsigned char *) out.data + out.len;
+			done = pg_do_encoding_conversion_buf(proc, encoding, server,
+												 (unsigned char *) query + i,
+												 len - i, dest,
+												 (len - i) * MAX_CONVERSION_GROWTH + 1,
+												 true);
+			out.len += strlen((char *) dest);
+			i += done;
+			if (i >= len)
+				break;
+		}
+		else if (!IS_HIGHBIT_SET(query[i]))
+		{
+			appendStringInfoChar(&out, query[i++]);
+			continue;
+		}
+		/* a character that does not convert: one '?' for it */
+		chunk = (encoding == PG_SQL_ASCII) ? 1 :
+			pg_encoding_mblen_bounded(encoding, query + i);
+		appendStringInfoChar(&out, '?');
+		i += Max(chunk, 1);
+	}
+	return cstring_to_text_with_len(out.data, out.len);
 }
 
 PG_FUNCTION_INFO_V1(wg_statement_latency);
@@ -174,7 +242,7 @@ wg_statement_latency(PG_FUNCTION_ARGS)
 		if (!showtext)
 			nulls[c++] = true;
 		else if (visible)
-			values[c++] = CStringGetTextDatum(d->query);
+			values[c++] = PointerGetDatum(query_text(d->query, d->encoding));
 		else
 			values[c++] = CStringGetTextDatum("<insufficient privilege>");
 		values[c++] = Int64GetDatum((int64) d->calls);
@@ -426,4 +494,54 @@ wg_latency_snapshot(int slot, const uint64 *queryid, uint64 now_ns,
 					WgDigestSnap *out)
 {
 	return digest_snapshot(slot, queryid, now_ns, out);
+}
+
+/*
+ * Server time recorded for one digest (every role, statements at every
+ * level) in database dbid over the recent window, estimated from the
+ * window's histogram (each execution counted at its bucket's midpoint),
+ * and the window's length in seconds (the current epoch and the one
+ * before it).  For the time budgets of digest_rules.c: the one call that
+ * couples them to the recorder.  Scans the table under the shared lock;
+ * the caller limits how often.
+ */
+double
+wg_latency_recent_busy_ns(uint64 queryid, Oid dbid, double *seconds)
+{
+	uint64		now_ns = clock_ns();
+	uint64		window_ns = recent_window_ns();
+	uint64		epoch = recent_epoch_of(now_ns);
+	double		busy = 0;
+	int			i;
+
+	*seconds = (double) (now_ns - (epoch - 1 - WG_EPOCH_BASE) * window_ns) / 1e9;
+	if (wg_lat == NULL)
+		return 0;
+	LWLockAcquire(wg_lat->lock, LW_SHARED);
+	for (i = 0; i < wg_lat->max_digests; i++)
+	{
+		WgDigest   *d = &wg_lat->digests[i];
+		int			s,
+					b;
+
+		if (!d->in_use || d->key.queryid != queryid || d->key.dbid != dbid)
+			continue;
+		for (s = 0; s < 2; s++)
+		{
+			uint64		ep = pg_atomic_read_u64(&d->recent_epoch[s]);
+
+			if (ep != epoch && ep != epoch - 1)
+				continue;
+			pg_read_barrier();
+			for (b = 0; b < WG_HIST_BUCKETS; b++)
+			{
+				uint32		n = pg_atomic_read_u32(&d->recent[s][b]);
+
+				if (n > 0)
+					busy += (double) n * wg_hist_mid_ns(b);
+			}
+		}
+	}
+	LWLockRelease(wg_lat->lock);
+	return busy;
 }

@@ -25,4 +25,12 @@ extern int	wg_normalize_query(const char *query, int query_loc, int query_len,
 							   const WgLexSettings *lex,
 							   char *buf, int bufsize);
 
+/* the same without the scanner or palloc, for a statement that failed */
+#define WG_NORMALIZE_MAX_TEXT	2048
+extern int	wg_normalize_failed_query(const char *text, int query_loc,
+									  int query_len, LocationLen *locs,
+									  int nlocs, int first_param,
+									  const WgLexSettings *lex,
+									  char *buf, int bufsize);
+
 #endif							/* WG_NORMALIZE_H */

@@ -59,6 +59,7 @@
 #include "index_hide.h"
 #include "digest_rules.h"
 #include "latency.h"
+#include "secrets.h"
 #include "workload_guard.h"
 
 PG_MODULE_MAGIC;
@@ -363,6 +364,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	int			level = wg_nesting_level;
 	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level) &&
 		wg_internal_level == 0;
+	WgRedaction redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
 	instr_time	start;
 	List	   *hidden_saved;
 	WgDdlState *ddl;
@@ -414,7 +416,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (timed)
 		{
 			wg_nesting_level = level;
-			wg_latency_utility_done(queryid, level, queryString,
+			wg_latency_utility_done(queryid, level, &redaction, queryString,
 									stmt_location, stmt_len, &start, true);
 		}
 		wg_digest_rules_release(&rules_token);
@@ -438,7 +440,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			wg_digest_rules_roles_dropped();
 
 		if (timed)
-			wg_latency_utility_done(queryid, level, queryString,
+			wg_latency_utility_done(queryid, level, &redaction, queryString,
 									stmt_location, stmt_len, &start, false);
 		if (ddl)
 			wg_ddl_end(ddl);
@@ -472,8 +474,10 @@ wg_xact_callback(XactEvent event, void *arg)
 			 * portals were persisted, the others dropped), but a portal that
 			 * failed inside a subtransaction it did not open (FETCH from an
 			 * outer cursor, rolled back to a savepoint) is dropped without
-			 * ExecutorEnd: its cap slot would never come back.
+			 * ExecutorEnd: its cap slot would never come back, nor its
+			 * latency slot.
 			 */
+			wg_latency_xact_cleanup(InvalidSubTransactionId);
 			if (wg_digest_rules_nheld > 0)
 				wg_digest_rules_xact_cleanup(InvalidSubTransactionId, true);
 			internal_cleanup(InvalidSubTransactionId);

@@ -14,7 +14,7 @@
 #   BENCH_PROFILE=1     also print, per function, the instructions per
 #                       statement that workload_guard adds over
 #                       compute_query_id = on (default 1)
-#   BENCH_CONFIGS="..." subset of "off on pgss wg wgnone wgext both" to run (default all;
+#   BENCH_CONFIGS="..." subset of "off on pgss wg wgnone wgext both wg1000 wgrate" to run (default all;
 #                       the deltas need "off" and "on", the ratio "pgss")
 #   BENCH_KEEP=1        keep the scratch directory (callgrind.out.* files)
 #   BENCH_SO=path       workload_guard.so to load (default: the one built
@@ -81,6 +81,22 @@ EOF
 	{ cat "$WORK/setup_ext.log"; die "setup of the extension failed"; }
 grep -q "ERROR" "$WORK/setup_ext.log" && { cat "$WORK/setup_ext.log"; die "setup of the extension failed"; }
 
+# ---- traffic (rate limits, budgets): two more clusters with the extension
+#   wg1000: 1,000 digest rules, none of which matches the workload (one
+#           hash probe per statement, whatever the number of rules)
+#   wgrate: a rate rule on the workload's digest that admits every
+#           statement (the token bucket's arithmetic on every statement)
+traffic_pristine() {
+	local cfg=$1 sql=$2
+	cp -a "$WORK/pristine_ext" "$WORK/pristine_$cfg"
+	echo "$sql" | as_pg postgres --single -D "$WORK/pristine_$cfg" \
+		-c shared_preload_libraries="$WORK/workload_guard.so" postgres \
+		>"$WORK/setup_$cfg.log" 2>&1 || { cat "$WORK/setup_$cfg.log"; die "setup of $cfg failed"; }
+	grep -q "ERROR" "$WORK/setup_$cfg.log" && { cat "$WORK/setup_$cfg.log"; die "setup of $cfg failed"; }
+}
+traffic_pristine wg1000 "SELECT count(workload_guard.block_digest(g, 'bench')) FROM generate_series(1, 1000) g"
+traffic_pristine wgrate "SELECT workload_guard.rate_limit_digest(workload_guard.queryid_of('SELECT v FROM t WHERE id = 1'), 1000000, 1000000, 'bench')"
+
 # ---- the workload: point SELECTs with varying constants (one digest),
 # one per line, the last one newline-terminated
 gen() {
@@ -99,7 +115,7 @@ COMMON=(-c shared_buffers=16MB -c max_connections=10 -c jit=off -c fsync=off
 	-c autovacuum=off -c log_min_messages=warning)
 
 # shellcheck disable=SC2206
-CONFIGS=(${BENCH_CONFIGS:-off on pgss wg wgnone wgext both})
+CONFIGS=(${BENCH_CONFIGS:-off on pgss wg wgnone wgext both wg1000 wgrate})
 declare -A LABEL=(
 	[off]="nothing loaded, compute_query_id = off"
 	[on]="nothing loaded, compute_query_id = on"
@@ -108,6 +124,8 @@ declare -A LABEL=(
 	[wgnone]="workload_guard, track = none"
 	[wgext]="workload_guard, extension created, rules"
 	[both]="pg_stat_statements + workload_guard"
+	[wg1000]="workload_guard, 1,000 rules, none matching"
+	[wgrate]="workload_guard, a rate rule admitting all"
 )
 declare -A OPTS=(
 	[off]="-c compute_query_id=off"
@@ -117,6 +135,8 @@ declare -A OPTS=(
 	[wgnone]="-c shared_preload_libraries=$WORK/workload_guard.so -c workload_guard.track=none"
 	[wgext]="-c shared_preload_libraries=$WORK/workload_guard.so"
 	[both]="-c shared_preload_libraries=pg_stat_statements,$WORK/workload_guard.so"
+	[wg1000]="-c shared_preload_libraries=$WORK/workload_guard.so"
+	[wgrate]="-c shared_preload_libraries=$WORK/workload_guard.so"
 )
 
 # run <config> <1|2>: callgrind total instructions of one run
@@ -128,6 +148,7 @@ run() {
 	local dir="$WORK/data" out="$WORK/callgrind.out.${cfg}_$k"
 	local pristine="$WORK/pristine"
 	[ "$cfg" = wgext ] && pristine="$WORK/pristine_ext"
+	[ -d "$WORK/pristine_$cfg" ] && pristine="$WORK/pristine_$cfg"
 	rm -rf "$dir"
 	cp -a "$pristine" "$dir"
 	# shellcheck disable=SC2086
@@ -168,7 +189,7 @@ has() { [ -n "${PER[$1]:-}" ]; }
 echo
 echo "instructions added per statement"
 printf "%-44s %12s %12s\n" "" "vs off" "vs on"
-for cfg in pgss wg wgnone wgext both; do
+for cfg in pgss wg wgnone wgext both wg1000 wgrate; do
 	has "$cfg" || continue
 	printf "%-44s %12s %12s\n" "${LABEL[$cfg]}" \
 		"$(has off && echo $((PER[$cfg] - PER[off])))" \

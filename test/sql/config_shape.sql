@@ -5,8 +5,10 @@
 CREATE EXTENSION workload_guard;
 SELECT workload_guard.block_digest(workload_guard.queryid_of(
          'SELECT count(*) FROM generate_series(1, 9) g WHERE g < 0'), 'shape');
-\set VERBOSITY terse
+-- (sqlstate only: the queryid in the message differs between majors)
+\set VERBOSITY sqlstate
 SELECT count(*) FROM generate_series(1, 9) g WHERE g < 0;
+\set VERBOSITY terse
 ALTER TABLE workload_guard.digest_rules ADD COLUMN note text;
 SELECT count(*) FROM generate_series(1, 9) g WHERE g < 0;
 SELECT count(*) FROM generate_series(1, 9) g WHERE g < 0;

@@ -15,7 +15,8 @@ SELECT current_setting('server_version_num')::int >= 190000 AS scs_always_on \gs
 SELECT U&'\0041' AS uesc, set_config('standard_conforming_strings', CASE WHEN :'scs_always_on'::bool THEN 'on' ELSE 'off' END, false) IS NOT NULL AS scs;
 RESET standard_conforming_strings;
 -- A scanner error there (backslash_quote = safe_encoding and a client-only
--- encoding now) keeps the text as sent; the statement does not fail.
+-- encoding now) falls back to normalizing without the scanner (as for a
+-- failed statement); the statement does not fail.
 SELECT E'\'' AS bq, 1 AS one, set_config('client_encoding', 'SJIS', false) AS enc;
 RESET client_encoding;
 SELECT calls, errors, query FROM workload_guard.statement_latency

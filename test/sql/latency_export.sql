@@ -84,10 +84,11 @@ CREATE ROLE regress_export_a;
 CREATE ROLE regress_export_b;
 GRANT USAGE ON SCHEMA workload_guard TO regress_export_a, regress_export_b;
 SET ROLE regress_export_a;
-SELECT 'only a' AS a_statement;
+-- a shape no other test runs (a digest is merged over roles and databases)
+SELECT pg_catalog.quote_ident('only a') AS a_statement;
 RESET ROLE;
 SELECT queryid AS a_qid FROM statement_latency
- WHERE query = 'SELECT $1 AS a_statement' \gset
+ WHERE query = 'SELECT pg_catalog.quote_ident($1) AS a_statement' \gset
 SET ROLE regress_export_b;
 SELECT count(*) AS b_sees_a FROM prometheus_latency(1000) WHERE role = 'regress_export_a';
 SELECT latency_export(:a_qid) IS NULL AS b_exports_nothing;

@@ -33,7 +33,7 @@ BEGIN
 END $$;
 CREATE TRIGGER probe AFTER INSERT OR UPDATE ON workload_guard.digest_rules
   FOR EACH ROW EXECUTE FUNCTION public.owner_probe();
-CREATE TRIGGER probe AFTER INSERT OR UPDATE ON workload_guard.disabled_index_rules
+CREATE TRIGGER probe AFTER INSERT OR UPDATE OR DELETE ON workload_guard.disabled_index_rules
   FOR EACH ROW EXECUTE FUNCTION public.owner_probe();
 CREATE TRIGGER probe AFTER INSERT ON workload_guard.ddl_history
   FOR EACH ROW EXECUTE FUNCTION public.owner_probe();
@@ -51,6 +51,8 @@ SELECT workload_guard.disable_index('oc_t_a');
 RESET ROLE;
 -- index_hide.c: the rule carried over REINDEX CONCURRENTLY
 REINDEX INDEX CONCURRENTLY oc_t_a;
+-- index_hide.c: the rule of a dropped index (sql_drop event trigger)
+DROP INDEX oc_t_a;
 -- ddl_history.c: the history row of a DDL (also written for the others)
 SELECT DISTINCT via, as_owner, search_path, restricted
   FROM public.owner_probe ORDER BY via;

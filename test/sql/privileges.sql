@@ -9,7 +9,8 @@
 -- A cell is "ok", or the SQLSTATE of the attempt: 42501 is "no privilege";
 -- any other state means the privilege check passed and the call failed on
 -- its all-NULL arguments or its context (e.g. 39P01: not called as a
--- trigger).  Every attempt is rolled back.
+-- trigger).  Functions taking "internal" cannot be called from SQL: their
+-- cell is their ACL (has_function_privilege).  Every attempt is rolled back.
 CREATE ROLE regress_wg_super SUPERUSER;
 CREATE ROLE regress_wg_operator;
 CREATE ROLE regress_wg_monitor IN ROLE pg_monitor;
@@ -26,6 +27,8 @@ GRANT EXECUTE ON FUNCTION
     workload_guard.block_digest(bigint, text, interval, regrole, name, boolean),
     workload_guard.cap_digest(bigint, integer, text, interval, regrole, name, boolean),
     workload_guard.unblock_digest(bigint),
+    workload_guard.rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean),
+    workload_guard.budget_digest(bigint, double precision, text, interval, regrole, name, boolean),
     workload_guard.disable_index(regclass, text, boolean),
     workload_guard.enable_index(regclass),
     workload_guard.reset_latency(bigint),
@@ -65,11 +68,16 @@ SELECT d.classid, d.objid, pg_describe_object(d.classid, d.objid, 0) AS descr
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e';
 
 CREATE TEMP VIEW pm_action AS
--- functions: called with NULL arguments (the privilege check comes first)
+-- functions: called with NULL arguments (the privilege check comes first);
+-- those taking "internal" cannot be called from SQL at all: the ACL is shown
 SELECT m.descr AS object, 'EXECUTE' AS action,
-       format('SELECT %s.%I(%s)', p.pronamespace::regnamespace, p.proname,
+       CASE WHEN 'internal'::regtype = ANY (p.proargtypes::oid[])
+       THEN format('DO $$BEGIN IF NOT has_function_privilege(%s::regprocedure, ''EXECUTE'') THEN RAISE EXCEPTION USING ERRCODE = ''42501''; END IF; END$$',
+                   quote_literal(p.oid::regprocedure::text))
+       ELSE format('SELECT %s.%I(%s)', p.pronamespace::regnamespace, p.proname,
               (SELECT string_agg(format('NULL::%s', t::regtype), ', ' ORDER BY i)
-                 FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY a(t, i))) AS sql
+                 FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY a(t, i)))
+       END AS sql
   FROM pm_member m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
 UNION ALL
 SELECT m.descr, a.action,
