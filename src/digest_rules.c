@@ -1039,10 +1039,17 @@ bucket_take(double *tokens, TimestampTz *at, double per_second, int burst,
 {
 	double		t;
 
-	if (*at == 0 || now < *at)
+	if (*at == 0)
 		t = burst;
 	else
 	{
+		/*
+		 * Callers read the clock before taking the bucket's lock: a backend
+		 * that read it earlier may come second.  That is no time elapsed,
+		 * not a reason to refill the bucket.
+		 */
+		if (now < *at)
+			now = *at;
 		t = *tokens + (double) (now - *at) * per_second / USECS_PER_SEC;
 		if (t > burst)
 			t = burst;
