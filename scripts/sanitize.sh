@@ -157,7 +157,14 @@ cd "$SRC" || exit 1
 PGCOPY=$(mktemp -d /tmp/wg_sanitize_pg.XXXXXX)
 cp -a "$PGDIR/install/." "$PGCOPY/"
 chmod 755 "$PGCOPY"
-trap 'rm -rf "$PGCOPY"' EXIT
+# and a clean copy of the tree: objects built for another server (another
+# major, or without sanitizers) must not be linked in, and ours must not be
+# left behind for a plain "make test" to reuse
+TREE=$(mktemp -d /tmp/wg_sanitize_src.XXXXXX)
+tar -C "$SRC" --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+	--exclude=tmp_check --exclude=tmp_check_iso --exclude=results \
+	--exclude=output_iso --exclude=log -cf - . | tar -C "$TREE" -xf -
+trap 'rm -rf "$PGCOPY" "$TREE"' EXIT
 
 # the sanitizer runtimes read these in every process the suites start,
 # postmasters included (pg_regress and the TAP framework start them from
@@ -174,7 +181,7 @@ export WG_EXTRA_CFLAGS="$SANITIZE -Wno-clobbered"
 
 t1=$(date +%s)
 out=$(mktemp /tmp/wg_sanitize_out.XXXXXX)
-bash scripts/run_all.sh 2>&1 | tee "$out"
+bash "$TREE/scripts/run_all.sh" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 suites_s=$(($(date +%s) - t1))
 counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)

@@ -1041,6 +1041,17 @@ bucket_take(double *tokens, TimestampTz *at, double per_second, int burst,
 
 	if (*at == 0)
 		t = burst;
+	else if (now <= *at)
+	{
+		/*
+		 * Backends read the clock before they take the bucket's spinlock, so
+		 * a backend may arrive with a time earlier than the last one the
+		 * bucket saw: that adds no tokens (treating it as a new bucket gave
+		 * a full burst away on every such race, unlimited under load).
+		 */
+		t = *tokens;
+		now = *at;
+	}
 	else
 	{
 		/*
