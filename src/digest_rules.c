@@ -1054,13 +1054,6 @@ bucket_take(double *tokens, TimestampTz *at, double per_second, int burst,
 	}
 	else
 	{
-		/*
-		 * Callers read the clock before taking the bucket's lock: a backend
-		 * that read it earlier may come second.  That is no time elapsed,
-		 * not a reason to refill the bucket.
-		 */
-		if (now < *at)
-			now = *at;
 		t = *tokens + (double) (now - *at) * per_second / USECS_PER_SEC;
 		if (t > burst)
 			t = burst;
