@@ -7,10 +7,12 @@ CREATE TABLE t (a int);
 INSERT INTO t VALUES (1), (2);
 CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$;
 
--- a utility's digest, as statement_latency records it
+-- a utility's digest, as statement_latency records it (from 18 a SET's
+-- value is a constant of its digest: its text reads "SET x = $1")
 CREATE FUNCTION uqid(q text) RETURNS bigint LANGUAGE sql
   AS $$ SELECT queryid FROM workload_guard.statement_latency
-         WHERE query = q AND toplevel $$;
+         WHERE query IN (q, regexp_replace(q, '^(SET \S+ = )\w+$', '\1$1'))
+           AND toplevel $$;
 CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text; msg text; hint text;
 BEGIN
