@@ -7,12 +7,15 @@ CREATE TABLE t (a int);
 INSERT INTO t VALUES (1), (2);
 CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$;
 
--- a utility's digest, as statement_latency records it (from 18 a SET's
--- value is a constant of its digest: its text reads "SET x = $1")
+-- a utility's digest, as statement_latency records it for this role (from
+-- 18 a SET's value is a constant of its digest, whose text is that of its
+-- first execution: a SET is found by its setting's name)
 CREATE FUNCTION uqid(q text) RETURNS bigint LANGUAGE sql
   AS $$ SELECT queryid FROM workload_guard.statement_latency
-         WHERE query IN (q, regexp_replace(q, '^(SET \S+ = )\w+$', '\1$1'))
-           AND toplevel $$;
+         WHERE toplevel AND userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+           AND (query = q OR (q ~ '^SET \S+ = ' AND
+                              split_part(query, ' = ', 1) = split_part(q, ' = ', 1)))
+         ORDER BY query = q DESC LIMIT 1 $$;
 CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text; msg text; hint text;
 BEGIN
