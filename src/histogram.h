@@ -58,4 +58,9 @@ extern double wg_hist_percentile_u64(const uint64 *counts, double fraction,
 /* ERROR unless 0 <= fraction <= 1 (histogram_sql.c: it reports to SQL) */
 extern void wg_hist_check_fraction(double fraction);
 
+/* SQL arrays (int4 buckets, int8 counts) added into counts, checked */
+struct ArrayType;
+extern void wg_hist_counts_from_arrays(struct ArrayType *barr,
+									   struct ArrayType *carr, uint64 *counts);
+
 #endif							/* WG_HISTOGRAM_H */

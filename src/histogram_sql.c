@@ -65,6 +65,51 @@ check_bucket(int32 bucket)
 	return bucket;
 }
 
+/*
+ * Adds up a histogram given as SQL arrays (bucket numbers, counts) into
+ * counts[WG_HIST_BUCKETS], checking every element: one-dimensional arrays
+ * without NULLs of the same length, existing buckets, no negative count, a
+ * total that does not wrap around (a percentile needs it).
+ */
+void
+wg_hist_counts_from_arrays(ArrayType *barr, ArrayType *carr, uint64 *counts)
+{
+	int32	   *b;
+	int64	   *c;
+	uint64		total = 0;
+	int			nb,
+				nc;
+
+	if (ARR_NDIM(barr) > 1 || ARR_HASNULL(barr) || ARR_ELEMTYPE(barr) != INT4OID ||
+		ARR_NDIM(carr) > 1 || ARR_HASNULL(carr) || ARR_ELEMTYPE(carr) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("buckets and counts must be one-dimensional arrays without NULLs")));
+	nb = ArrayGetNItems(ARR_NDIM(barr), ARR_DIMS(barr));
+	nc = ArrayGetNItems(ARR_NDIM(carr), ARR_DIMS(carr));
+	if (nb != nc)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("buckets and counts must have the same length"),
+				 errdetail("There are %d buckets and %d counts.", nb, nc)));
+	b = (int32 *) ARR_DATA_PTR(barr);
+	c = (int64 *) ARR_DATA_PTR(carr);
+	for (int i = 0; i < nb; i++)
+	{
+		check_bucket(b[i]);
+		if (c[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bucket count %lld is negative", (long long) c[i]),
+					 errhint("Subtract the older snapshot from the newer one.")));
+		if (pg_add_u64_overflow(total, (uint64) c[i], &total))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("sum of bucket counts is out of range")));
+		counts[b[i]] += (uint64) c[i];
+	}
+}
+
 /* histogram_bucket(value_ms float8) returns int */
 PG_FUNCTION_INFO_V1(wg_histogram_bucket);
 Datum
@@ -153,44 +198,10 @@ wg_histogram_percentile(PG_FUNCTION_ARGS)
 	ArrayType  *carr = PG_GETARG_ARRAYTYPE_P(1);
 	double		fraction = PG_GETARG_FLOAT8(2);
 	uint64	   *counts = palloc0(sizeof(uint64) * WG_HIST_BUCKETS);
-	int32	   *b;
-	int64	   *c;
-	uint64		total = 0;
-	int			nb,
-				nc,
-				i;
 	double		v;
 
 	wg_hist_check_fraction(fraction);
-	if (ARR_NDIM(barr) > 1 || ARR_HASNULL(barr) || ARR_ELEMTYPE(barr) != INT4OID ||
-		ARR_NDIM(carr) > 1 || ARR_HASNULL(carr) || ARR_ELEMTYPE(carr) != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("buckets and counts must be one-dimensional arrays without NULLs")));
-	nb = ArrayGetNItems(ARR_NDIM(barr), ARR_DIMS(barr));
-	nc = ArrayGetNItems(ARR_NDIM(carr), ARR_DIMS(carr));
-	if (nb != nc)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("buckets and counts must have the same length"),
-				 errdetail("There are %d buckets and %d counts.", nb, nc)));
-	b = (int32 *) ARR_DATA_PTR(barr);
-	c = (int64 *) ARR_DATA_PTR(carr);
-	for (i = 0; i < nb; i++)
-	{
-		check_bucket(b[i]);
-		if (c[i] < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bucket count %lld is negative", (long long) c[i]),
-					 errhint("Subtract the older snapshot from the newer one.")));
-		counts[b[i]] += (uint64) c[i];
-		/* the percentile needs the total: it must not wrap around */
-		if (pg_add_u64_overflow(total, (uint64) c[i], &total))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("sum of bucket counts is out of range")));
-	}
+	wg_hist_counts_from_arrays(barr, carr, counts);
 	v = wg_hist_percentile_u64(counts, fraction, 0, PG_UINT64_MAX);
 	if (v < 0)
 		PG_RETURN_NULL();

@@ -820,42 +820,8 @@ wg_histogram_chart(PG_FUNCTION_ARGS)
 	ArrayType  *barr = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *carr = PG_GETARG_ARRAYTYPE_P(1);
 	uint64	   *counts = palloc0(sizeof(uint64) * WG_HIST_BUCKETS);
-	uint64		total = 0;
-	int32	   *b;
-	int64	   *c;
-	int			nb,
-				nc;
 
-	if (ARR_NDIM(barr) > 1 || ARR_HASNULL(barr) || ARR_ELEMTYPE(barr) != INT4OID ||
-		ARR_NDIM(carr) > 1 || ARR_HASNULL(carr) || ARR_ELEMTYPE(carr) != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("buckets and counts must be one-dimensional arrays without NULLs")));
-	nb = ArrayGetNItems(ARR_NDIM(barr), ARR_DIMS(barr));
-	nc = ArrayGetNItems(ARR_NDIM(carr), ARR_DIMS(carr));
-	if (nb != nc)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("buckets and counts must have the same length"),
-				 errdetail("There are %d buckets and %d counts.", nb, nc)));
-	b = (int32 *) ARR_DATA_PTR(barr);
-	c = (int64 *) ARR_DATA_PTR(carr);
-	for (int i = 0; i < nb; i++)
-	{
-		if (b[i] < 0 || b[i] >= WG_HIST_BUCKETS)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("histogram bucket %d does not exist", b[i]),
-					 errdetail("Buckets are numbered 0 to %d.", WG_HIST_BUCKETS - 1)));
-		if (c[i] < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bucket count %lld is negative", (long long) c[i]),
-					 errhint("Subtract the older snapshot from the newer one.")));
-		if (pg_add_u64_overflow(total, (uint64) c[i], &total))
-			sum_overflow();
-		counts[b[i]] += (uint64) c[i];
-	}
+	wg_hist_counts_from_arrays(barr, carr, counts);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	chart_rows(rsinfo, counts, 0, PG_UINT64_MAX);
 	return (Datum) 0;
