@@ -403,3 +403,188 @@ AS $$
     SELECT count(*) FROM d
 $$;
 REVOKE ALL ON FUNCTION trim_digest_rule_history(interval) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- traffic: application_name scope and rules over every digest of a role or
+-- an application (src/digest_rules.c)
+------------------------------------------------------------------------------
+
+-- application_name: the rule applies only to sessions whose
+-- application_name (as pg_stat_activity shows it) is exactly this; NULL:
+-- any.  queryid NULL: the rule covers every digest, and then names a role,
+-- an application or both (a rule on every statement of everyone would lock
+-- the operator out too).
+ALTER TABLE digest_rules ADD COLUMN application_name text;
+ALTER TABLE digest_rules ALTER COLUMN queryid DROP NOT NULL;
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_application_name_check
+    CHECK (application_name IS NULL
+           OR (application_name <> '' AND pg_catalog.octet_length(application_name) < 64));
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_every_digest_check
+    CHECK (queryid IS NOT NULL OR role IS NOT NULL OR application_name IS NOT NULL);
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_every_digest_budget_check
+    CHECK (queryid IS NOT NULL OR mode <> 'budget');
+ALTER TABLE digest_rules DROP CONSTRAINT digest_rules_queryid_role_database_key;
+ALTER TABLE digest_rules ADD CONSTRAINT digest_rules_queryid_role_database_application_name_key
+    UNIQUE NULLS NOT DISTINCT (queryid, role, database, application_name);
+
+COMMENT ON COLUMN digest_rules.queryid IS
+    'The digest the rule applies to; NULL: every digest (of the role and/or application named)';
+COMMENT ON COLUMN digest_rules.application_name IS
+    'The application the rule applies to (exact application_name, as pg_stat_activity shows it); NULL: any';
+
+DROP FUNCTION block_digest(bigint, text, interval, regrole, name, boolean);
+CREATE FUNCTION block_digest(queryid bigint, reason text DEFAULT NULL,
+    expires_in interval DEFAULT NULL, role regrole DEFAULT NULL,
+    database name DEFAULT NULL, dry_run boolean DEFAULT false,
+    application_name text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_block_digest'
+LANGUAGE C VOLATILE;
+
+DROP FUNCTION cap_digest(bigint, integer, text, interval, regrole, name, boolean);
+CREATE FUNCTION cap_digest(queryid bigint, max_running integer,
+    reason text DEFAULT NULL, expires_in interval DEFAULT NULL,
+    role regrole DEFAULT NULL, database name DEFAULT NULL,
+    dry_run boolean DEFAULT false, application_name text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_cap_digest'
+LANGUAGE C VOLATILE;
+
+DROP FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean);
+CREATE FUNCTION rate_limit_digest(queryid bigint, per_second double precision,
+    burst integer DEFAULT NULL, reason text DEFAULT NULL,
+    expires_in interval DEFAULT NULL, role regrole DEFAULT NULL,
+    database name DEFAULT NULL, dry_run boolean DEFAULT false,
+    application_name text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_rate_limit_digest'
+LANGUAGE C VOLATILE;
+
+DROP FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean);
+CREATE FUNCTION budget_digest(queryid bigint, backends double precision,
+    reason text DEFAULT NULL, expires_in interval DEFAULT NULL,
+    role regrole DEFAULT NULL, database name DEFAULT NULL,
+    dry_run boolean DEFAULT false, application_name text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'wg_budget_digest'
+LANGUAGE C VOLATILE;
+
+-- queryid NULL: the rules over every digest; application_name NULL: the
+-- rules of any application (so unblock_digest(q) still lifts every rule of
+-- the digest)
+DROP FUNCTION unblock_digest(bigint);
+CREATE FUNCTION unblock_digest(queryid bigint, application_name text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'wg_unblock_digest'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION block_digest(bigint, text, interval, regrole, name, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cap_digest(bigint, integer, text, interval, regrole, name, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION unblock_digest(bigint, text) FROM PUBLIC;
+
+-- the shared counters gain the application of the rule's key (appended:
+-- the C function fills the columns its SQL declaration has)
+DROP VIEW blocked_digests;
+DROP FUNCTION digest_rule_counters();
+CREATE FUNCTION digest_rule_counters(
+    OUT queryid bigint, OUT roleid oid, OUT dbid oid, OUT running integer,
+    OUT blocked bigint, OUT warned bigint, OUT capped bigint,
+    OUT last_hit timestamptz, OUT rule_created_at timestamptz,
+    OUT application_name text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_digest_rule_counters'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW blocked_digests AS
+    SELECT r.queryid, r.mode, r.max_running, r.dry_run, r.role, r.database,
+           r.reason, r.created_by, r.created_at, r.expires_at,
+           ((r.expires_at IS NULL OR r.expires_at > pg_catalog.statement_timestamp())
+            AND (r.role IS NULL OR EXISTS
+                 (SELECT 1 FROM pg_catalog.pg_roles a
+                   WHERE a.oid OPERATOR(pg_catalog.=) r.role::oid
+                     AND a.rolname OPERATOR(pg_catalog.=) r.role_name))) AS active,
+           coalesce(cr.running, 0) AS running,
+           coalesce(c.blocked, 0) AS blocked,
+           coalesce(c.warned, 0) AS warned,
+           coalesce(c.capped, 0) AS capped,
+           c.last_hit,
+           r.application_name
+    FROM digest_rules r
+    LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) r.database
+    LEFT JOIN digest_rule_counters() cr
+      ON cr.queryid IS NOT DISTINCT FROM r.queryid
+     AND cr.roleid OPERATOR(pg_catalog.=) coalesce(r.role::oid, 0)
+     AND cr.dbid OPERATOR(pg_catalog.=) CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END
+     AND cr.application_name IS NOT DISTINCT FROM r.application_name
+    -- hit counters of an earlier rule with the same scope are not this one's
+    LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
+                       WHERE cr.rule_created_at OPERATOR(pg_catalog.=) r.created_at) c ON true;
+
+COMMENT ON VIEW blocked_digests IS
+    'Blocked and capped query digests, with hits counted on this server since it started';
+GRANT SELECT ON blocked_digests TO PUBLIC;
+
+DROP VIEW digest_rule_activity;
+DROP FUNCTION digest_rule_activity_counters();
+CREATE FUNCTION digest_rule_activity_counters(
+    OUT queryid bigint, OUT roleid oid, OUT dbid oid, OUT running integer,
+    OUT blocked bigint, OUT warned bigint, OUT capped bigint,
+    OUT limited bigint, OUT admitted bigint, OUT observed_per_second double precision,
+    OUT last_hit timestamptz, OUT rule_created_at timestamptz,
+    OUT application_name text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'wg_digest_rule_activity'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+CREATE VIEW digest_rule_activity AS
+    SELECT r.queryid, r.mode, r.dry_run AS warn_only, r.role, r.database,
+           r.max_running, r.per_second, r.burst, r.backends,
+           coalesce(cr.running, 0) AS running,
+           coalesce(c.blocked, 0) + coalesce(c.capped, 0)
+             + coalesce(c.limited, 0) AS refused,
+           coalesce(c.warned, 0) AS warned,
+           coalesce(c.admitted, 0) AS admitted,
+           c.observed_per_second,
+           c.last_hit,
+           r.application_name
+    FROM digest_rules r
+    LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) r.database
+    LEFT JOIN digest_rule_activity_counters() cr
+      ON cr.queryid IS NOT DISTINCT FROM r.queryid
+     AND cr.roleid OPERATOR(pg_catalog.=) coalesce(r.role::oid, 0)
+     AND cr.dbid OPERATOR(pg_catalog.=) CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END
+     AND cr.application_name IS NOT DISTINCT FROM r.application_name
+    LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.limited,
+                              cr.admitted, cr.observed_per_second, cr.last_hit
+                       WHERE cr.rule_created_at OPERATOR(pg_catalog.=) r.created_at) c ON true;
+
+COMMENT ON VIEW digest_rule_activity IS
+    'Per digest rule: what it refused, warned about and admitted on this server';
+GRANT SELECT ON digest_rule_activity TO PUBLIC;
+
+-- the record names the application too (the rows before and after have it
+-- as well)
+ALTER TABLE digest_rule_history ADD COLUMN application_name text;
+CREATE OR REPLACE FUNCTION _digest_rule_history()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        INSERT INTO @extschema@.digest_rule_history (action) VALUES ('truncate');
+    ELSIF TG_OP = 'INSERT' THEN
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, after, application_name)
+        VALUES ('insert', NEW.queryid, to_jsonb(NEW), NEW.application_name);
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, before, after, application_name)
+        VALUES ('update', NEW.queryid, to_jsonb(OLD), to_jsonb(NEW), NEW.application_name);
+    ELSE
+        INSERT INTO @extschema@.digest_rule_history (action, queryid, before, application_name)
+        VALUES ('delete', OLD.queryid, to_jsonb(OLD), OLD.application_name);
+    END IF;
+    RETURN NULL;
+END
+$$;

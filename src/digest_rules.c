@@ -148,7 +148,8 @@ enum
 	Anum_per_second,			/* 1.1, rate limits */
 	Anum_burst,
 	Anum_backends,				/* 1.1, time budgets */
-	Natts_digest_rules = Anum_backends
+	Anum_application_name,		/* 1.1, application scope */
+	Natts_digest_rules = Anum_application_name
 };
 
 /*
@@ -170,6 +171,7 @@ static const WgExtColumn rules_columns[Natts_digest_rules] = {
 	{"per_second", FLOAT8OID},
 	{"burst", INT4OID},
 	{"backends", FLOAT8OID},
+	{"application_name", TEXTOID},
 };
 
 static const WgExtTable rules_table = {
@@ -181,9 +183,10 @@ static const WgExtTable rules_table = {
 
 typedef struct WgRuleKey
 {
-	uint64		queryid;
+	uint64		queryid;		/* 0: every digest */
 	Oid			roleid;			/* 0: every role */
 	Oid			dbid;			/* 0: every database */
+	char		appname[NAMEDATALEN];	/* "": every application; zero-padded */
 } WgRuleKey;
 
 /*
@@ -254,7 +257,11 @@ typedef struct WgRule
 	char	   *reason;			/* NULL: none given */
 	char	   *role_name;		/* role's name when the rule was written;
 								 * NULL: not recorded (a 1.0 table) */
-	struct WgRule *next;
+	bool		app_ok;			/* key.appname is this session's (see
+								 * session_sync); true without an appname */
+	struct WgRule *next;		/* the digest's rules, or every_digest_rules */
+	struct WgRule *app_next;	/* app_rules: rules with an application */
+	struct WgRule *session_next;	/* session_rules */
 } WgRule;
 
 typedef struct WgRuleEntry
@@ -288,6 +295,23 @@ static char *rules_dbname = NULL;	/* this database's name, in the cache */
 static uint32 exempt_hashes[WG_MAX_EXEMPT];
 static int	n_exempt = 0;
 static Oid	rules_nsp = InvalidOid;	/* our schema, in the cache */
+
+/*
+ * Rules over every digest (queryid NULL in the table) are not in rules_hash
+ * but in every_digest_rules.  Which of them may apply to this session
+ * depends on its application_name, which changes rarely: session_sync
+ * computes it once per change (and per cache load) into session_rules, and
+ * sets app_ok of every rule that names an application (app_rules, digest
+ * rules included), so that a statement tests a flag and a list head, never
+ * a string.  Roles are compared per statement (an OID compare: SET ROLE
+ * changes it at any time).
+ */
+static WgRule *every_digest_rules = NULL;
+static WgRule *app_rules = NULL;
+static WgRule *session_rules = NULL;	/* every_digest_rules that match the
+										 * session's application */
+static bool session_valid = false;	/* session_rules and app_ok computed */
+static char session_app[NAMEDATALEN];	/* for this application_name */
 
 /* held cap slots */
 static WgHeldSlot held[WG_MAX_HELD];
@@ -376,6 +400,11 @@ static void
 rules_cache_dropped(void *arg)
 {
 	wg_digest_rules_armed = true;
+	/* the lists point into the cache's memory */
+	every_digest_rules = NULL;
+	app_rules = NULL;
+	session_rules = NULL;
+	session_valid = false;
 }
 
 static void
@@ -388,6 +417,10 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 	rules_count = 0;
 	n_exempt = 0;
 	rules_nsp = InvalidOid;
+	every_digest_rules = NULL;
+	app_rules = NULL;
+	session_rules = NULL;
+	session_valid = false;
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(WgRuleEntry);
 	ctl.hcxt = cxt;
@@ -439,7 +472,11 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 	 */
 	memset(nulls, true, sizeof(nulls));
 	heap_deform_tuple(tuple, desc, values, nulls);
-	if (nulls[Anum_queryid - 1] || nulls[Anum_mode - 1])
+	if (nulls[Anum_mode - 1])
+		return;
+	/* a rule over every digest names a role or an application (CHECK) */
+	if (nulls[Anum_queryid - 1] && nulls[Anum_role - 1] &&
+		(desc->natts < Anum_application_name || nulls[Anum_application_name - 1]))
 		return;
 
 	/* rules of other databases are none of this backend's business */
@@ -452,9 +489,20 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		dbid = MyDatabaseId;
 	}
 
-	queryid = DatumGetInt64(values[Anum_queryid - 1]);
+	queryid = nulls[Anum_queryid - 1] ? 0 : DatumGetInt64(values[Anum_queryid - 1]);
 	r = palloc0(sizeof(WgRule));
 	r->key.queryid = (uint64) queryid;
+	r->app_ok = true;
+	if (desc->natts >= Anum_application_name && !nulls[Anum_application_name - 1])
+	{
+		char	   *app = TextDatumGetCString(values[Anum_application_name - 1]);
+
+		/* the table's CHECK keeps it non-empty and shorter than a name */
+		if (app[0] == '\0' || strlen(app) >= NAMEDATALEN)
+			return;
+		strlcpy(r->key.appname, app, NAMEDATALEN);
+		r->app_ok = false;		/* until session_sync says */
+	}
 	r->key.roleid = nulls[Anum_role - 1] ? InvalidOid :
 		DatumGetObjectId(values[Anum_role - 1]);
 	r->key.dbid = dbid;
@@ -496,7 +544,21 @@ rules_cache_row(TupleDesc desc, HeapTuple tuple, void *arg)
 		NULL : pstrdup(NameStr(*DatumGetName(values[Anum_role_name - 1])));
 	if (r->cap && r->max_running <= 0)
 		return;					/* the table's CHECK prevents it */
+	if (r->budget && r->key.queryid == 0)
+		return;					/* likewise: a budget is a digest's */
 
+	if (r->key.appname[0] != '\0')
+	{
+		r->app_next = app_rules;
+		app_rules = r;
+	}
+	if (r->key.queryid == 0)
+	{
+		r->next = every_digest_rules;
+		every_digest_rules = r;
+		rules_count++;
+		return;
+	}
 	e = (WgRuleEntry *) hash_search(rules_hash, &r->key.queryid, HASH_ENTER, &found);
 	if (!found)
 		e->rules = NULL;
@@ -535,9 +597,15 @@ key_in_cache(const WgCounterKey *ckey)
 
 	if (rules_hash == NULL || ckey->tabledb != MyDatabaseId)
 		return false;
-	e = hash_search(rules_hash, &key->queryid, HASH_FIND, NULL);
-	for (r = e ? e->rules : NULL; r; r = r->next)
-		if (r->key.roleid == key->roleid && r->key.dbid == key->dbid)
+	if (key->queryid == 0)
+		r = every_digest_rules;
+	else
+	{
+		e = hash_search(rules_hash, &key->queryid, HASH_FIND, NULL);
+		r = e ? e->rules : NULL;
+	}
+	for (; r; r = r->next)
+		if (memcmp(&r->key, key, sizeof(WgRuleKey)) == 0)
 			return true;
 	return false;
 }
@@ -804,6 +872,47 @@ statement_exempt(PlannedStmt *ps)
 }
 
 /*
+ * Which rule it is, when not simply the digest's: a rule over every digest
+ * of a role and/or application, or a digest's rule for one application.
+ * (A rule's role is in its record, created with it.)
+ */
+static void
+rule_scope_sentence(StringInfo buf, const WgRule *r)
+{
+	const char *role = r->role_name ? r->role_name : "?";
+	const char *app = r->key.appname;
+
+	if (r->key.queryid != 0 && app[0] == '\0')
+		return;
+	appendStringInfoChar(buf, ' ');
+	if (r->key.queryid != 0)
+		appendStringInfo(buf, _("The rule applies to application \"%s\" only."), app);
+	else if (OidIsValid(r->key.roleid) && app[0] != '\0')
+		appendStringInfo(buf, _("The rule covers every statement of role \"%s\" in application \"%s\"."),
+						 role, app);
+	else if (OidIsValid(r->key.roleid))
+		appendStringInfo(buf, _("The rule covers every statement of role \"%s\"."), role);
+	else
+		appendStringInfo(buf, _("The rule covers every statement of application \"%s\"."), app);
+}
+
+/*
+ * The call that lifts the rule, for HINTs: unblock_digest of the digest,
+ * or of the rules over every digest (of the application, when it has one).
+ */
+static char *
+rule_lift_call(const WgRule *r)
+{
+	if (r->key.queryid != 0)
+		return psprintf("workload_guard.unblock_digest(%lld)",
+						(long long) r->key.queryid);
+	if (r->key.appname[0] != '\0')
+		return psprintf("workload_guard.unblock_digest(NULL, application_name => %s)",
+						quote_literal_cstr(r->key.appname));
+	return pstrdup("workload_guard.unblock_digest(NULL)");
+}
+
+/*
  * The DETAIL of a refusal or a dry-run warning: whole sentences, one
  * translatable string per case.
  */
@@ -838,6 +947,7 @@ rule_detail(const WgRule *r)
 	else
 		appendStringInfo(&buf, _("Blocked by role \"%s\" at %s."),
 						 r->created_by, at);
+	rule_scope_sentence(&buf, r);
 	if (r->expires_at != DT_NOEND)
 	{
 		appendStringInfoChar(&buf, ' ');
@@ -854,21 +964,21 @@ rule_detail(const WgRule *r)
 
 /* dry runs warn with the SQLSTATE the rule would raise */
 static void
-report_block(const WgRule *r, int elevel)
+report_block(const WgRule *r, uint64 queryid, int elevel)
 {
-	long long	qid = (long long) r->key.queryid;
+	long long	qid = (long long) queryid;
 
 	ereport(elevel,
 			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 			 errmsg("query %lld is blocked by workload_guard", qid),
 			 errdetail_internal("%s", rule_detail(r)),
-			 errhint("Call workload_guard.unblock_digest(%lld) to allow it again.", qid)));
+			 errhint("Call %s to allow it again.", rule_lift_call(r))));
 }
 
 static void
-report_cap(const WgRule *r, int elevel)
+report_cap(const WgRule *r, uint64 queryid, int elevel)
 {
-	long long	qid = (long long) r->key.queryid;
+	long long	qid = (long long) queryid;
 
 	ereport(elevel,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -876,8 +986,8 @@ report_cap(const WgRule *r, int elevel)
 						   "query %lld is capped at %d concurrent executions by workload_guard",
 						   r->max_running, qid, r->max_running),
 			 errdetail_internal("%s", rule_detail(r)),
-			 errhint("Retry when an execution has finished, or call workload_guard.unblock_digest(%lld) to lift the cap.",
-					 qid)));
+			 errhint("Retry when an execution has finished, or call %s to lift the cap.",
+					 rule_lift_call(r))));
 }
 
 /*
@@ -903,11 +1013,14 @@ role_still_named(const WgRule *r)
 	return same;
 }
 
-/* does the rule apply to a statement of userid starting at now? */
+/*
+ * does the rule apply to a statement of userid starting at now, in this
+ * session (app_ok: its application, computed by session_sync)?
+ */
 static bool
 rule_applies(const WgRule *r, Oid userid, TimestampTz now)
 {
-	if (r->expires_at <= now)
+	if (r->expires_at <= now || !r->app_ok)
 		return false;
 	if (r->key.roleid == InvalidOid)
 		return true;
@@ -915,58 +1028,139 @@ rule_applies(const WgRule *r, Oid userid, TimestampTz now)
 }
 
 /*
- * The rules of a digest in this backend's cache, loading it first if it
- * was dropped; NULL when there are none (or the table is locked now).
+ * Compute which rules over every digest may apply to this session, and
+ * app_ok of every rule that names an application, for the session's
+ * application_name as pg_stat_activity shows it (at most NAMEDATALEN - 1
+ * bytes; core keeps it ASCII).
  */
-static WgRule *
-rules_of(uint64 queryid)
+static void
+session_compute(void)
+{
+	WgRule	   *r;
+
+	strlcpy(session_app, application_name ? application_name : "", NAMEDATALEN);
+	for (r = app_rules; r; r = r->app_next)
+		r->app_ok = strcmp(r->key.appname, session_app) == 0;
+	session_rules = NULL;
+	for (r = every_digest_rules; r; r = r->next)
+		if (r->app_ok)
+		{
+			r->session_next = session_rules;
+			session_rules = r;
+		}
+	session_valid = true;
+}
+
+/*
+ * Once per cache load, and once per change of application_name: while
+ * rules name an application, a statement compares the session's name with
+ * the one session_rules were computed for (no string compare at all
+ * without such rules).
+ */
+static inline void
+session_sync(void)
+{
+	if (likely(session_valid) &&
+		(app_rules == NULL ||
+		 strncmp(session_app, application_name ? application_name : "",
+				 NAMEDATALEN - 1) == 0))
+		return;
+	session_compute();
+}
+
+/* the statement being checked, and the rules that may apply to it */
+typedef struct WgCheck
+{
+	uint64		queryid;
+	const WgRule *digest;		/* its digest's rules (linked by next) */
+	const WgRule *every;		/* session_rules (linked by session_next) */
+	Oid			userid;
+	TimestampTz now;
+} WgCheck;
+
+/* every rule of the statement: its digest's, then those over every digest */
+#define foreach_rule(r, chk) \
+	for (int list_ = 0; list_ < 2; list_++) \
+		for ((r) = list_ == 0 ? (chk)->digest : (chk)->every; (r) != NULL; \
+			 (r) = list_ == 0 ? (r)->next : (r)->session_next)
+
+/*
+ * The rules of the statement's digest and this session's rules over every
+ * digest, loading the cache first if it was dropped: one probe.  False when
+ * there are none (or the table is locked now).
+ */
+static bool
+rules_lookup(WgCheck *chk)
 {
 	WgRuleEntry *e;
 
+	chk->digest = NULL;
+	chk->every = NULL;
 	if (!wg_config_cache_is_valid(rules_cache))
 	{
 		if (!wg_config_cache_ensure(rules_cache))
-			return NULL;		/* table locked: no rules this time */
+			return false;		/* table locked: no rules this time */
 		wg_digest_rules_armed = !wg_config_cache_is_valid(rules_cache) || rules_count > 0;
 	}
 	if (rules_count == 0)
-		return NULL;
-	e = hash_search(rules_hash, &queryid, HASH_FIND, NULL);
-	return e ? e->rules : NULL;
+		return false;
+	session_sync();
+	e = hash_search(rules_hash, &chk->queryid, HASH_FIND, NULL);
+	chk->digest = e ? e->rules : NULL;
+	chk->every = session_rules;
+	return chk->digest != NULL || chk->every != NULL;
 }
 
 static bool
-any_rule_applies(const WgRule *rules, Oid userid, TimestampTz now)
+any_rule_applies(const WgCheck *chk)
 {
 	const WgRule *r;
 
-	for (r = rules; r; r = r->next)
-		if (rule_applies(r, userid, now))
+	foreach_rule(r, chk)
+		if (rule_applies(r, chk->userid, chk->now))
 			return true;
 	return false;
 }
 
 /* blocks come first: a refused statement takes no cap slot */
 static void
-check_blocks(const WgRule *rules, Oid userid, TimestampTz now)
+check_blocks(const WgCheck *chk)
 {
 	const WgRule *r;
 
-	for (r = rules; r; r = r->next)
+	foreach_rule(r, chk)
 	{
-		if (r->cap || r->rate || r->budget || !rule_applies(r, userid, now))
+		if (r->cap || r->rate || r->budget ||
+			!rule_applies(r, chk->userid, chk->now))
 			continue;
 		if (r->dry_run)
 		{
 			counters_hit(r, ctr_warned, false, NULL);
-			report_block(r, WARNING);
+			report_block(r, chk->queryid, WARNING);
 		}
 		else
 		{
 			counters_hit(r, ctr_blocked, false, NULL);
-			report_block(r, ERROR);
+			report_block(r, chk->queryid, ERROR);
 		}
 	}
+}
+
+/*
+ * Does this backend hold a slot of the rule already?  A rule over every
+ * digest counts backends: the statements nested in one that holds its slot
+ * (a function's, a cursor's) are the same job and take no other.
+ */
+static bool
+holds_slot_of(const WgRule *r)
+{
+	int			i;
+
+	for (i = 0; i < wg_digest_rules_nheld; i++)
+		if (held[i].counters->key.tabledb == MyDatabaseId &&
+			memcmp(&held[i].counters->key.rule, &r->key, sizeof(WgRuleKey)) == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -974,28 +1168,29 @@ check_blocks(const WgRule *rules, Oid userid, TimestampTz now)
  * or a utility statement's token); refuse the statement when a cap is full.
  */
 static void
-check_caps(const WgRule *rules, Oid userid, TimestampTz now,
-		   const void *owner, bool utility)
+check_caps(const WgCheck *chk, const void *owner, bool utility)
 {
 	const WgRule *r;
 
-	for (r = rules; r; r = r->next)
+	foreach_rule(r, chk)
 	{
 		WgRuleCounters *c;
 		uint32		running = 0;
 
-		if (!r->cap || !rule_applies(r, userid, now))
+		if (!r->cap || !rule_applies(r, chk->userid, chk->now))
+			continue;
+		if (r->key.queryid == 0 && holds_slot_of(r))
 			continue;
 		if (wg_digest_rules_nheld >= WG_MAX_HELD)
 		{
 			pg_atomic_fetch_add_u64(&rules_shared->untracked, 1);
-			warn_untracked_once(r->key.queryid);
+			warn_untracked_once(chk->queryid);
 			continue;
 		}
 		c = counters_hit(r, NULL, true, &running);
 		if (c == NULL)
 		{
-			warn_untracked_once(r->key.queryid);
+			warn_untracked_once(chk->queryid);
 			continue;
 		}
 		if (!exit_cb_registered)
@@ -1014,14 +1209,14 @@ check_caps(const WgRule *rules, Oid userid, TimestampTz now,
 			if (r->dry_run)
 			{
 				pg_atomic_fetch_add_u64(&c->warned, 1);
-				report_cap(r, WARNING);
+				report_cap(r, chk->queryid, WARNING);
 			}
 			else
 			{
 				pg_atomic_fetch_add_u64(&c->capped, 1);
 				held_release_at(wg_digest_rules_nheld - 1);
 				/* slots taken for other caps go back at abort */
-				report_cap(r, ERROR);
+				report_cap(r, chk->queryid, ERROR);
 			}
 		}
 	}
@@ -1069,17 +1264,17 @@ bucket_take(double *tokens, TimestampTz *at, double per_second, int burst,
 }
 
 static void
-report_rate(const WgRule *r, double observed, int elevel)
+report_rate(const WgRule *r, uint64 queryid, double observed, int elevel)
 {
-	long long	qid = (long long) r->key.queryid;
+	long long	qid = (long long) queryid;
 
 	ereport(elevel,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("query %lld is rate-limited to %g executions per second (burst %d) by workload_guard",
 					qid, r->per_second, r->burst),
 			 errdetail_internal("%s", rule_detail(r)),
-			 errhint("It was started about %.1f times per second on this server recently. Retry later, or call workload_guard.unblock_digest(%lld) to lift the limit.",
-					 observed, qid)));
+			 errhint("It was started about %.1f times per second on this server recently. Retry later, or call %s to lift the limit.",
+					 observed, rule_lift_call(r))));
 }
 
 /*
@@ -1088,23 +1283,23 @@ report_rate(const WgRule *r, double observed, int elevel)
  * after every lock is released.
  */
 static void
-check_rates(const WgRule *rules, Oid userid, TimestampTz now)
+check_rates(const WgCheck *chk)
 {
 	const WgRule *r;
 
-	for (r = rules; r; r = r->next)
+	foreach_rule(r, chk)
 	{
 		WgRuleCounters *c;
 		TimestampTz t;
 		bool		ok;
 		double		observed;
 
-		if (!r->rate || !rule_applies(r, userid, now))
+		if (!r->rate || !rule_applies(r, chk->userid, chk->now))
 			continue;
 		c = counters_acquire(r);
 		if (c == NULL)
 		{
-			warn_untracked_once(r->key.queryid);
+			warn_untracked_once(chk->queryid);
 			continue;
 		}
 		t = GetCurrentTimestamp();
@@ -1130,24 +1325,25 @@ check_rates(const WgRule *rules, Oid userid, TimestampTz now)
 		pg_atomic_write_u64(&c->last_hit, (uint64) t);
 		LWLockRelease(rules_shared->lock);
 		if (!ok)
-			report_rate(r, observed, r->dry_run ? WARNING : ERROR);
+			report_rate(r, chk->queryid, observed, r->dry_run ? WARNING : ERROR);
 	}
 }
 
 #define WG_BUDGET_REFRESH_US	100000	/* recompute a budget's use at most 10/s */
 
 static void
-report_budget(const WgRule *r, double used, double seconds, int elevel)
+report_budget(const WgRule *r, uint64 queryid, double used, double seconds,
+			  int elevel)
 {
-	long long	qid = (long long) r->key.queryid;
+	long long	qid = (long long) queryid;
 
 	ereport(elevel,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("query %lld is over its time budget of %g backends by workload_guard",
 					qid, r->backends),
 			 errdetail_internal("%s", rule_detail(r)),
-			 errhint("Its executions used %.2f backends' worth of server time over the last %.0f seconds on this server. Retry later, or call workload_guard.unblock_digest(%lld) to lift the budget.",
-					 used, seconds, qid)));
+			 errhint("Its executions used %.2f backends' worth of server time over the last %.0f seconds on this server. Retry later, or call %s to lift the budget.",
+					 used, seconds, rule_lift_call(r))));
 }
 
 /*
@@ -1159,11 +1355,12 @@ report_budget(const WgRule *r, double used, double seconds, int elevel)
  * ever pay for it.
  */
 static void
-check_budgets(const WgRule *rules, Oid userid, TimestampTz now)
+check_budgets(const WgCheck *chk)
 {
 	const WgRule *r;
 
-	for (r = rules; r; r = r->next)
+	/* a budget is a digest's: never a rule over every digest */
+	for (r = chk->digest; r; r = r->next)
 	{
 		WgRuleCounters *c;
 		TimestampTz t;
@@ -1172,12 +1369,12 @@ check_budgets(const WgRule *rules, Oid userid, TimestampTz now)
 		double		seconds;
 		bool		ok;
 
-		if (!r->budget || !rule_applies(r, userid, now))
+		if (!r->budget || !rule_applies(r, chk->userid, chk->now))
 			continue;
 		c = counters_acquire(r);
 		if (c == NULL)
 		{
-			warn_untracked_once(r->key.queryid);
+			warn_untracked_once(chk->queryid);
 			continue;
 		}
 		t = GetCurrentTimestamp();
@@ -1205,7 +1402,7 @@ check_budgets(const WgRule *rules, Oid userid, TimestampTz now)
 		pg_atomic_write_u64(&c->last_hit, (uint64) t);
 		LWLockRelease(rules_shared->lock);
 		if (!ok)
-			report_budget(r, used, seconds, r->dry_run ? WARNING : ERROR);
+			report_budget(r, chk->queryid, used, seconds, r->dry_run ? WARNING : ERROR);
 	}
 }
 
@@ -1221,26 +1418,23 @@ not_checked(uint64 queryid)
 void
 wg_digest_rules_check_slow(QueryDesc *queryDesc, int eflags)
 {
-	uint64		queryid = queryDesc->plannedstmt->queryId;
-	WgRule	   *rules;
-	Oid			userid;
-	TimestampTz now;
+	WgCheck		chk;
 
-	if (not_checked(queryid) || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+	chk.queryid = queryDesc->plannedstmt->queryId;
+	if (not_checked(chk.queryid) || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		return;
-	rules = rules_of(queryid);
-	if (likely(rules == NULL))
+	if (likely(!rules_lookup(&chk)))
 		return;
 
-	userid = GetUserId();
-	now = GetCurrentStatementStartTimestamp();
-	if (!any_rule_applies(rules, userid, now) ||
+	chk.userid = GetUserId();
+	chk.now = GetCurrentStatementStartTimestamp();
+	if (!any_rule_applies(&chk) ||
 		statement_exempt(queryDesc->plannedstmt))
 		return;
-	check_blocks(rules, userid, now);
-	check_budgets(rules, userid, now);
-	check_rates(rules, userid, now);
-	check_caps(rules, userid, now, queryDesc, false);
+	check_blocks(&chk);
+	check_budgets(&chk);
+	check_rates(&chk);
+	check_caps(&chk, queryDesc, false);
 }
 
 /*
@@ -1280,24 +1474,22 @@ void
 wg_digest_rules_utility_check_slow(PlannedStmt *pstmt, uint64 queryid,
 								   const void *token)
 {
-	WgRule	   *rules;
-	Oid			userid;
-	TimestampTz now;
+	WgCheck		chk;
 
 	if (not_checked(queryid) || utility_exempt(pstmt->utilityStmt))
 		return;
-	rules = rules_of(queryid);
-	if (likely(rules == NULL))
+	chk.queryid = queryid;
+	if (likely(!rules_lookup(&chk)))
 		return;
 
-	userid = GetUserId();
-	now = GetCurrentStatementStartTimestamp();
-	if (!any_rule_applies(rules, userid, now))
+	chk.userid = GetUserId();
+	chk.now = GetCurrentStatementStartTimestamp();
+	if (!any_rule_applies(&chk))
 		return;
-	check_blocks(rules, userid, now);
-	check_budgets(rules, userid, now);
-	check_rates(rules, userid, now);
-	check_caps(rules, userid, now, token, true);
+	check_blocks(&chk);
+	check_budgets(&chk);
+	check_rates(&chk);
+	check_caps(&chk, token, true);
 }
 
 /* ----------------------------------------------------------------
@@ -1316,11 +1508,17 @@ refuse_in_recovery(const char *fname)
 						 fname)));
 }
 
+/*
+ * The queryid argument; 0 for NULL where allow_null (every digest: 1.1's
+ * signatures, which have application_name).
+ */
 static uint64
-arg_queryid(FunctionCallInfo fcinfo, int argno)
+arg_queryid(FunctionCallInfo fcinfo, int argno, bool allow_null)
 {
 	int64		queryid;
 
+	if (PG_ARGISNULL(argno) && allow_null)
+		return 0;
 	if (PG_ARGISNULL(argno))
 		wg_null_argument("queryid");
 	queryid = PG_GETARG_INT64(argno);
@@ -1337,7 +1535,9 @@ arg_queryid(FunctionCallInfo fcinfo, int argno)
 
 typedef struct RuleArgs
 {
-	uint64		queryid;
+	uint64		queryid;		/* 0: every digest (with every_digest) */
+	bool		every_digest;	/* queryid NULL */
+	char		appname[NAMEDATALEN];	/* "": any application */
 	bool		cap;
 	bool		rate;
 	int			max_running;
@@ -1364,7 +1564,7 @@ typedef struct RuleArgs
  * the lock, so the answer cannot change before commit.
  */
 static void
-rules_check_snapshot(uint64 queryid)
+rules_check_snapshot(uint64 queryid, bool every_digest)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum((int64) queryid)};
@@ -1374,15 +1574,18 @@ rules_check_snapshot(uint64 queryid)
 
 	if (!IsolationUsesXactSnapshot())
 		return;
-	plan = SPI_prepare("SELECT string_agg(ctid::text, ',' ORDER BY ctid) "
+	plan = SPI_prepare(every_digest ?
+					   "SELECT string_agg(ctid::text, ',' ORDER BY ctid) "
+					   "FROM workload_guard.digest_rules WHERE queryid IS NULL" :
+					   "SELECT string_agg(ctid::text, ',' ORDER BY ctid) "
 					   "FROM workload_guard.digest_rules WHERE queryid = $1",
-					   1, types);
+					   every_digest ? 0 : 1, types);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	for (i = 0; i < 2; i++)
 	{
 		/* 0: the transaction's snapshot, 1: every committed row */
-		int			rc = SPI_execute_snapshot(plan, values, NULL,
+		int			rc = SPI_execute_snapshot(plan, every_digest ? NULL : values, NULL,
 											  i == 0 ? InvalidSnapshot : GetLatestSnapshot(),
 											  InvalidSnapshot, false, false, 1);
 
@@ -1395,6 +1598,8 @@ rules_check_snapshot(uint64 queryid)
 		(seen[0] != NULL && strcmp(seen[0], seen[1]) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 every_digest ?
+				 errmsg("could not serialize access to the rules over every digest due to a concurrent change") :
 				 errmsg("could not serialize access to the rules of query %lld due to a concurrent change",
 						(long long) queryid),
 				 errdetail("Another transaction changed the rules of this query after this transaction took its snapshot."),
@@ -1445,6 +1650,14 @@ rules_have_role_name(void)
 		InvalidAttrNumber;
 }
 
+/* does the table have 1.1's application_name column? */
+static bool
+rules_have_app(void)
+{
+	return get_attnum(wg_ext_table_required(&rules_table), "application_name") !=
+		InvalidAttrNumber;
+}
+
 /* does the table have 1.1's rate limit columns? */
 static bool
 rules_have_rate(void)
@@ -1457,16 +1670,18 @@ rules_have_rate(void)
 static void
 rules_write(const RuleArgs *a, const char *created_by)
 {
-	Oid			types[13] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
+	Oid			types[14] = {INT8OID, REGROLEOID, NAMEOID, TEXTOID, INT4OID,
 		BOOLOID, TEXTOID, NAMEOID, TIMESTAMPTZOID, NAMEOID, FLOAT8OID, INT4OID,
-	FLOAT8OID};
-	Datum		values[13];
-	char		nulls[13];
+	FLOAT8OID, TEXTOID};
+	Datum		values[14];
+	char		nulls[14];
 	NameData	who;
+	bool		have_app = rules_have_app();
 
 	memset(nulls, ' ', sizeof(nulls));
 	namestrcpy(&who, created_by);
 	values[0] = Int64GetDatum((int64) a->queryid);
+	nulls[0] = a->every_digest ? 'n' : ' ';
 	values[1] = ObjectIdGetDatum(a->roleid);
 	nulls[1] = OidIsValid(a->roleid) ? ' ' : 'n';
 	values[2] = a->dbname ? NameGetDatum(a->dbname) : (Datum) 0;
@@ -1489,11 +1704,40 @@ rules_write(const RuleArgs *a, const char *created_by)
 	nulls[11] = a->rate ? ' ' : 'n';
 	values[12] = Float8GetDatum(a->backends);
 	nulls[12] = a->budget ? ' ' : 'n';
+	values[13] = CStringGetTextDatum(a->appname);
+	nulls[13] = a->appname[0] != '\0' ? ' ' : 'n';
+
+	if (!have_app && (a->every_digest || a->appname[0] != '\0'))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table workload_guard.digest_rules has no application_name column"),
+				 errhint("Run ALTER EXTENSION workload_guard UPDATE.")));
 
 	/* one writer at a time; readers (cache loads) are not blocked */
 	spi_exec("LOCK TABLE workload_guard.digest_rules IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	rules_check_snapshot(a->queryid);
+	rules_check_snapshot(a->queryid, a->every_digest);
+	if (have_app)
+	{
+		/* $4..$13 unused: the same arrays serve both statements */
+		Oid			dtypes[4] = {types[0], types[1], types[2], types[13]};
+		Datum		dvalues[4] = {values[0], values[1], values[2], values[13]};
+		char		dnulls[4] = {nulls[0], nulls[1], nulls[2], nulls[13]};
+
+		spi_exec_latest("DELETE FROM workload_guard.digest_rules "
+						"WHERE " RULES_HOUSEKEEPING
+						"OR (queryid IS NOT DISTINCT FROM $1 AND role IS NOT DISTINCT FROM $2 "
+						"AND database IS NOT DISTINCT FROM $3 "
+						"AND application_name IS NOT DISTINCT FROM $4)",
+						4, dtypes, dvalues, dnulls, SPI_OK_DELETE);
+		spi_exec_latest("INSERT INTO workload_guard.digest_rules "
+						"(queryid, role, database, mode, max_running, dry_run, reason, "
+						"created_by, created_at, expires_at, role_name, per_second, burst, backends, "
+						"application_name) "
+						"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, transaction_timestamp(), $9, $10, $11, $12, $13, $14)",
+						14, types, values, nulls, SPI_OK_INSERT);
+		return;
+	}
 	spi_exec_latest("DELETE FROM workload_guard.digest_rules "
 					"WHERE " RULES_HOUSEKEEPING
 					"OR (queryid = $1 AND role IS NOT DISTINCT FROM $2 "
@@ -1524,20 +1768,41 @@ rules_write(const RuleArgs *a, const char *created_by)
 						9, types, values, nulls, SPI_OK_INSERT);
 }
 
+/*
+ * unblock_digest: delete the rules of the digest (every_digest: the rules
+ * over every digest), of the application only when one is named; a->queryid
+ * 0 without every_digest deletes none (the housekeeping after DROP ROLE).
+ */
 static int64
-rules_delete(uint64 queryid)
+rules_delete(const RuleArgs *a)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	int64		n;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	int64		n = 0;
 
-	values[0] = Int64GetDatum((int64) queryid);
+	values[0] = Int64GetDatum((int64) a->queryid);
+	values[1] = CStringGetTextDatum(a->appname);
+	nulls[1] = a->appname[0] != '\0' ? ' ' : 'n';
 	spi_exec("LOCK TABLE workload_guard.digest_rules IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	rules_check_snapshot(queryid);
-	spi_exec_latest("DELETE FROM workload_guard.digest_rules WHERE queryid = $1",
-					1, types, values, NULL, SPI_OK_DELETE);
-	n = (int64) SPI_processed;
+	rules_check_snapshot(a->queryid, a->every_digest);
+	if (a->every_digest || a->appname[0] != '\0')
+	{
+		/* 1.1's arguments: the table has application_name (1.1's script) */
+		nulls[0] = a->every_digest ? 'n' : ' ';
+		spi_exec_latest("DELETE FROM workload_guard.digest_rules "
+						"WHERE queryid IS NOT DISTINCT FROM $1 "
+						"AND ($2 IS NULL OR application_name = $2)",
+						2, types, values, nulls, SPI_OK_DELETE);
+		n = (int64) SPI_processed;
+	}
+	else if (a->queryid != 0)
+	{
+		spi_exec_latest("DELETE FROM workload_guard.digest_rules WHERE queryid = $1",
+						1, types, values, NULL, SPI_OK_DELETE);
+		n = (int64) SPI_processed;
+	}
 	spi_exec_latest("DELETE FROM workload_guard.digest_rules WHERE " RULES_HOUSEKEEPING,
 					0, NULL, NULL, NULL, SPI_OK_DELETE);
 	return n;
@@ -1559,7 +1824,7 @@ rules_as_owner_cb(void *arg)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (o->delete)
-		o->result = rules_delete(o->a->queryid);
+		o->result = rules_delete(o->a);
 	else
 		rules_write(o->a, o->created_by);
 	SPI_finish();
@@ -1593,6 +1858,52 @@ rules_as_owner(const RuleArgs *a, bool delete)
 	return o.result;
 }
 
+/*
+ * application_name: as pg_stat_activity shows it, so only a name core could
+ * give a session (it keeps NAMEDATALEN - 1 bytes of printable ASCII);
+ * anything else would be a rule that never applies.
+ */
+static void
+arg_application_name(FunctionCallInfo fcinfo, int argno, char *appname)
+{
+	text	   *t;
+	int			len;
+	const char *p;
+	int			i;
+
+	appname[0] = '\0';
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return;
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	p = VARDATA_ANY(t);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("application_name must not be empty"),
+				 errhint("Pass application_name => NULL for a rule on every application.")));
+	if (len > NAMEDATALEN - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("application_name is too long"),
+				 errdetail("PostgreSQL keeps at most %d bytes of a session's application_name, so a rule on a longer name would never apply.",
+						   NAMEDATALEN - 1)));
+	for (i = 0; i < len; i++)
+		if (p[i] < 32 || p[i] > 126)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("application_name must consist of printable ASCII characters"),
+					 errdetail("PostgreSQL replaces any other character of a session's application_name, so the rule would never apply.")));
+	memcpy(appname, p, len);
+	appname[len] = '\0';
+}
+
+/*
+ * The arguments every rule function shares, from reason on (reason,
+ * expires_in, role, database, dry_run, and in 1.1 application_name), and
+ * the queryid (NULL only in 1.1's signatures, and only with a role or an
+ * application).
+ */
 static void
 arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 		   const char *fname)
@@ -1601,6 +1912,11 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 	int			role_arg = reason_arg + 2;
 	int			db_arg = reason_arg + 3;
 	int			dry_arg = reason_arg + 4;
+	int			app_arg = reason_arg + 5;
+
+	a->queryid = arg_queryid(fcinfo, 0, PG_NARGS() > app_arg);
+	a->every_digest = (a->queryid == 0);
+	arg_application_name(fcinfo, app_arg, a->appname);
 
 	/* reason; an empty one is none */
 	a->reason = NULL;
@@ -1677,11 +1993,42 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 	if (PG_ARGISNULL(dry_arg))
 		wg_null_argument("dry_run");
 	a->dry_run = PG_GETARG_BOOL(dry_arg);
+
+	if (a->every_digest && !OidIsValid(a->roleid) && a->appname[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a rule on every statement of every session is not allowed"),
+				 errdetail("queryid => NULL makes a rule on every digest; it must be limited to a role or an application."),
+				 errhint("Pass role => or application_name =>, or the queryid of one digest.")));
+}
+
+/* the first steps of every management function */
+static void
+rule_function_begin(FunctionCallInfo fcinfo, RuleArgs *a, const char *fname)
+{
+	check_loaded();
+	refuse_in_recovery(fname);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * A rule's float argument (per_second, backends): not NULL; false when it
+ * is outside [min, max] (NaN is), for the function's own error.
+ */
+static bool
+arg_float8_within(FunctionCallInfo fcinfo, int argno, const char *name,
+				  double min, double max, double *v)
+{
+	if (PG_ARGISNULL(argno))
+		wg_null_argument(name);
+	*v = PG_GETARG_FLOAT8(argno);
+	return *v >= min && *v <= max;
 }
 
 /*
  * block_digest(queryid bigint, reason text, expires_in interval,
- *				role regrole, database name, dry_run boolean)
+ *				role regrole, database name, dry_run boolean
+ *				[, application_name text])
  */
 PG_FUNCTION_INFO_V1(wg_block_digest);
 
@@ -1690,12 +2037,7 @@ wg_block_digest(PG_FUNCTION_ARGS)
 {
 	RuleArgs	a;
 
-	check_loaded();
-	refuse_in_recovery("block_digest");
-	memset(&a, 0, sizeof(a));
-	a.queryid = arg_queryid(fcinfo, 0);
-	a.cap = false;
-	a.max_running = 0;
+	rule_function_begin(fcinfo, &a, "block_digest");
 	arg_common(fcinfo, &a, 1, "block_digest");
 	rules_as_owner(&a, false);
 	PG_RETURN_VOID();
@@ -1703,7 +2045,8 @@ wg_block_digest(PG_FUNCTION_ARGS)
 
 /*
  * cap_digest(queryid bigint, max_running int, reason text,
- *			  expires_in interval, role regrole, database name, dry_run boolean)
+ *			  expires_in interval, role regrole, database name, dry_run boolean
+ *			  [, application_name text])
  */
 PG_FUNCTION_INFO_V1(wg_cap_digest);
 
@@ -1712,10 +2055,7 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 {
 	RuleArgs	a;
 
-	check_loaded();
-	refuse_in_recovery("cap_digest");
-	memset(&a, 0, sizeof(a));
-	a.queryid = arg_queryid(fcinfo, 0);
+	rule_function_begin(fcinfo, &a, "cap_digest");
 	a.cap = true;
 	if (PG_ARGISNULL(1))
 		wg_null_argument("max_running");
@@ -1738,7 +2078,7 @@ wg_cap_digest(PG_FUNCTION_ARGS)
 /*
  * rate_limit_digest(queryid bigint, per_second float8, burst int,
  *					 reason text, expires_in interval, role regrole,
- *					 database name, dry_run boolean)
+ *					 database name, dry_run boolean [, application_name text])
  */
 PG_FUNCTION_INFO_V1(wg_rate_limit_digest);
 
@@ -1747,16 +2087,9 @@ wg_rate_limit_digest(PG_FUNCTION_ARGS)
 {
 	RuleArgs	a;
 
-	check_loaded();
-	refuse_in_recovery("rate_limit_digest");
-	memset(&a, 0, sizeof(a));
-	a.queryid = arg_queryid(fcinfo, 0);
+	rule_function_begin(fcinfo, &a, "rate_limit_digest");
 	a.rate = true;
-	if (PG_ARGISNULL(1))
-		wg_null_argument("per_second");
-	a.per_second = PG_GETARG_FLOAT8(1);
-	/* NaN fails the first test */
-	if (!(a.per_second >= 0.001) || a.per_second > 1000000.0)
+	if (!arg_float8_within(fcinfo, 1, "per_second", 0.001, 1000000.0, &a.per_second))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per_second must be between 0.001 and 1000000"),
@@ -1781,7 +2114,7 @@ wg_rate_limit_digest(PG_FUNCTION_ARGS)
 /*
  * budget_digest(queryid bigint, backends float8, reason text,
  *				 expires_in interval, role regrole, database name,
- *				 dry_run boolean)
+ *				 dry_run boolean [, application_name text])
  */
 PG_FUNCTION_INFO_V1(wg_budget_digest);
 
@@ -1790,27 +2123,31 @@ wg_budget_digest(PG_FUNCTION_ARGS)
 {
 	RuleArgs	a;
 
-	check_loaded();
-	refuse_in_recovery("budget_digest");
-	memset(&a, 0, sizeof(a));
-	a.queryid = arg_queryid(fcinfo, 0);
+	rule_function_begin(fcinfo, &a, "budget_digest");
 	a.budget = true;
-	if (PG_ARGISNULL(1))
-		wg_null_argument("backends");
-	a.backends = PG_GETARG_FLOAT8(1);
-	/* NaN fails the first test */
-	if (!(a.backends >= 0.01) || a.backends > MaxBackends)
+	if (!arg_float8_within(fcinfo, 1, "backends", 0.01, MaxBackends, &a.backends))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("backends must be between 0.01 and the number of server processes"),
 				 errdetail("This server runs at most %d backends.", MaxBackends),
 				 errhint("Use workload_guard.block_digest() to refuse every execution.")));
 	arg_common(fcinfo, &a, 2, "budget_digest");
+	/* its use is measured per digest by the latency recorder */
+	if (a.every_digest)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a time budget needs a query digest"),
+				 errdetail("A budget is measured from the server time recorded for one digest."),
+				 errhint("Pass the queryid of the digest, or use workload_guard.cap_digest(NULL, ...) to limit the backends of a role or application.")));
 	rules_as_owner(&a, false);
 	PG_RETURN_VOID();
 }
 
-/* unblock_digest(queryid bigint) returns the number of rules removed */
+/*
+ * unblock_digest(queryid bigint [, application_name text]) returns the
+ * number of rules removed: every rule of the digest, or (queryid NULL, 1.1
+ * only) every rule over every digest; of the application only, when named.
+ */
 PG_FUNCTION_INFO_V1(wg_unblock_digest);
 
 Datum
@@ -1818,10 +2155,10 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
 {
 	RuleArgs	a;
 
-	check_loaded();
-	refuse_in_recovery("unblock_digest");
-	memset(&a, 0, sizeof(a));
-	a.queryid = arg_queryid(fcinfo, 0);
+	rule_function_begin(fcinfo, &a, "unblock_digest");
+	a.queryid = arg_queryid(fcinfo, 0, PG_NARGS() > 1);
+	a.every_digest = (a.queryid == 0);
+	arg_application_name(fcinfo, 1, a.appname);
 	PG_RETURN_INT32((int32) rules_as_owner(&a, true));
 }
 
@@ -1868,6 +2205,44 @@ wg_digest_rules_roles_dropped(void)
 	FreeErrorData(edata);
 }
 
+/*
+ * The columns of digest_rule_counters() and digest_rule_activity_counters():
+ * 1.1 appended application_name; the functions fill the columns their SQL
+ * declaration has, so a 1.0 database keeps working with this library.
+ */
+#define RULE_COUNTERS_COLS_1_0	9
+#define RULE_COUNTERS_COLS		10
+#define RULE_ACTIVITY_COLS_1_0	12	/* a 1.1 beta's */
+#define RULE_ACTIVITY_COLS		13
+
+/* the key's columns: queryid (NULL: every digest), and application_name */
+static void
+counter_key_values(const WgRuleCounters *c, Datum *values, bool *nulls,
+				   int app_col)
+{
+	values[0] = Int64GetDatum((int64) c->key.rule.queryid);
+	nulls[0] = (c->key.rule.queryid == 0);
+	values[1] = ObjectIdGetDatum(c->key.rule.roleid);
+	values[2] = ObjectIdGetDatum(c->key.rule.dbid);
+	if (app_col >= 0)
+	{
+		values[app_col] = CStringGetTextDatum(c->key.rule.appname);
+		nulls[app_col] = (c->key.rule.appname[0] == '\0');
+	}
+}
+
+static int
+srf_natts(FunctionCallInfo fcinfo, int natts_old, int natts)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			n = rsinfo->setDesc->natts;
+
+	if (n != natts_old && n != natts)
+		elog(ERROR, "%s returns %d columns, expected %d or %d",
+			 get_func_name(fcinfo->flinfo->fn_oid), n, natts_old, natts);
+	return n;
+}
+
 /* the shared counters of this node for this database's rules (blocked_digests) */
 PG_FUNCTION_INFO_V1(wg_digest_rule_counters);
 
@@ -1878,23 +2253,26 @@ wg_digest_rule_counters(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS seq;
 	WgRuleCounters *c;
 
+	int			natts;
+
 	check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
+	natts = srf_natts(fcinfo, RULE_COUNTERS_COLS_1_0, RULE_COUNTERS_COLS);
 
 	LWLockAcquire(rules_shared->lock, LW_SHARED);
 	hash_seq_init(&seq, rules_counters);
 	while ((c = hash_seq_search(&seq)) != NULL)
 	{
-		Datum		values[9];
-		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+		Datum		values[RULE_COUNTERS_COLS];
+		bool		nulls[RULE_COUNTERS_COLS];
 		uint64		last = pg_atomic_read_u64(&c->last_hit);
 
 		/* the rules of other databases are not in this database's view */
 		if (c->key.tabledb != MyDatabaseId)
 			continue;
-		values[0] = Int64GetDatum((int64) c->key.rule.queryid);
-		values[1] = ObjectIdGetDatum(c->key.rule.roleid);
-		values[2] = ObjectIdGetDatum(c->key.rule.dbid);
+		memset(nulls, false, sizeof(nulls));
+		counter_key_values(c, values, nulls,
+						   natts == RULE_COUNTERS_COLS ? RULE_COUNTERS_COLS - 1 : -1);
 		values[3] = Int32GetDatum((int32) pg_atomic_read_u32(&c->running));
 		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&c->blocked));
 		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&c->warned));
@@ -1921,15 +2299,18 @@ wg_digest_rule_activity(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS seq;
 	WgRuleCounters *c;
 
+	int			natts;
+
 	check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
+	natts = srf_natts(fcinfo, RULE_ACTIVITY_COLS_1_0, RULE_ACTIVITY_COLS);
 
 	LWLockAcquire(rules_shared->lock, LW_SHARED);
 	hash_seq_init(&seq, rules_counters);
 	while ((c = hash_seq_search(&seq)) != NULL)
 	{
-		Datum		values[12];
-		bool		nulls[12];
+		Datum		values[RULE_ACTIVITY_COLS];
+		bool		nulls[RULE_ACTIVITY_COLS];
 		uint64		last = pg_atomic_read_u64(&c->last_hit);
 		double		observed;
 
@@ -1939,9 +2320,8 @@ wg_digest_rule_activity(PG_FUNCTION_ARGS)
 		SpinLockAcquire(&c->bucket_lock);
 		observed = c->observed;
 		SpinLockRelease(&c->bucket_lock);
-		values[0] = Int64GetDatum((int64) c->key.rule.queryid);
-		values[1] = ObjectIdGetDatum(c->key.rule.roleid);
-		values[2] = ObjectIdGetDatum(c->key.rule.dbid);
+		counter_key_values(c, values, nulls,
+						   natts == RULE_ACTIVITY_COLS ? RULE_ACTIVITY_COLS - 1 : -1);
 		values[3] = Int32GetDatum((int32) pg_atomic_read_u32(&c->running));
 		values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&c->blocked));
 		values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&c->warned));
