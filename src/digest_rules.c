@@ -4,14 +4,16 @@
  *	  Blocked and capped query digests: the rules cache, the check at
  *	  executor start, the per-node hit counters and cap slots in shared
  *	  memory, and the SQL functions block_digest, cap_digest,
- *	  unblock_digest and digest_rule_counters.
+ *	  rate_limit_digest, budget_digest, unblock_digest and the counters.
  *
  * Where rules live.  Table workload_guard.digest_rules (an extension config
  * table, so WAL takes it to every standby and pg_dump saves it).  Each
  * backend holds the rows that apply to its database in a hash table keyed
  * by queryid, built by config_cache.c and dropped by invalidation (see the
- * protocol there).  The management functions write the table; its trigger
- * sends the invalidation.  They refuse to run during recovery.
+ * protocol there); the rules over every digest (queryid NULL, always with a
+ * role or an application) in a separate list.  The management functions
+ * write the table; its trigger sends the invalidation.  They refuse to run
+ * during recovery.
  *
  * Scope.  A rule applies to the sessions of the database whose table holds
  * it: database => NULL means exactly that, database => current_database()
@@ -20,16 +22,26 @@
  * rule records the role's OID and name and applies only while a role with
  * that OID still has that name: after DROP ROLE the OID may be given to a
  * new role, which the rule must never hit (a renamed role's rules go
- * inactive too; block it again under its new name).
+ * inactive too; block it again under its new name).  An application-scoped
+ * rule applies only while the session's application_name, as
+ * pg_stat_activity shows it (NAMEDATALEN - 1 bytes), is exactly its name.
+ * Which rules match the application is computed once per cache load and
+ * per change of application_name (session_sync), not per statement.  A
+ * statement must satisfy every rule that matches it: its digest's and every
+ * matching rule over every digest, in the order blocks, budgets, rates,
+ * caps.  A backend holds at most one slot of a cap over every digest (the
+ * statements nested in one are the same job).
  *
  * The check (ExecutorStart, before the statement starts; ProcessUtility
  * for utility statements' digests: CALL, COPY, DO, ...).
  * wg_digest_rules_armed is false when the cache is current and holds no
  * rule for this database: the only cost then is that one test (the macro
  * in digest_rules.h).  Otherwise
- * one dynahash probe on the queryid; only a hit looks further (scope,
- * expiry against the statement's start time, self-lockout exemption,
- * counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
+ * one dynahash probe on the queryid, and a test of the session's list of
+ * rules over every digest (while rules name an application, also a compare
+ * of application_name with the name that list was computed for); only a
+ * hit looks further (scope, expiry against the statement's start time,
+ * self-lockout exemption, counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
  * leader was checked), statements workload_guard runs itself
  * (wg_internal_level, workload_guard.h), transaction control and SET (see
  * utility_exempt) and sessions with workload_guard.bypass_rules are not
@@ -41,8 +53,9 @@
  * DDL writes, the disabled-index rule a DROP INDEX deletes): a rule on it
  * would fail users' DDL through our bookkeeping.
  *
- * Shared memory: one WgRuleCounters per rule key (queryid, role, database;
- * 0 = any) and database holding the rule that was hit on this node, in a
+ * Shared memory: one WgRuleCounters per rule key (queryid, role, database,
+ * application; 0 or "" = any) and database holding the rule that was hit
+ * on this node (a cap's slots are counted per full key), in a
  * fixed-size hash: caps of two databases never share slots.  Locking:
  *	* rules->lock guards the hash's structure (insert, remove).  Looking up
  *	  an entry and updating its counters happen under the lock in SHARED

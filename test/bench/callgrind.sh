@@ -17,7 +17,7 @@
 #   BENCH_PROFILE=1     also print, per function, the instructions per
 #                       statement that workload_guard adds over
 #                       compute_query_id = on (default 1)
-#   BENCH_CONFIGS="..." subset of "off on pgss wg wgnone wgext both wg1000 wgrate" to run (default all;
+#   BENCH_CONFIGS="..." subset of "off on pgss wg wgnone wgext both wg1000 wgrate wgapp" to run (default all;
 #                       the deltas need "off" and "on", the ratio "pgss")
 #   BENCH_KEEP=1        keep the scratch directory (callgrind.out.* files)
 #   BENCH_SO=path       workload_guard.so to load (default: the one built
@@ -89,6 +89,10 @@ grep -q "ERROR" "$WORK/setup_ext.log" && { cat "$WORK/setup_ext.log"; die "setup
 #           hash probe per statement, whatever the number of rules)
 #   wgrate: a rate rule on the workload's digest that admits every
 #           statement (the token bucket's arithmetic on every statement)
+#   wgapp:  1,000 rules, none matching: 450 digest rules, 450 digest rules
+#           of another application, 100 rules over every digest of other
+#           applications (the session's application is matched once, not
+#           per statement)
 traffic_pristine() {
 	local cfg=$1 sql=$2
 	cp -a "$WORK/pristine_ext" "$WORK/pristine_$cfg"
@@ -99,6 +103,7 @@ traffic_pristine() {
 }
 traffic_pristine wg1000 "SELECT count(workload_guard.block_digest(g, 'bench')) FROM generate_series(1, 1000) g"
 traffic_pristine wgrate "SELECT workload_guard.rate_limit_digest(workload_guard.queryid_of('SELECT v FROM t WHERE id = 1'), 1000000, 1000000, 'bench')"
+traffic_pristine wgapp "SELECT count(workload_guard.block_digest(g, 'bench', application_name => CASE WHEN g % 2 = 0 THEN 'other-app' END)) + count(workload_guard.block_digest(NULL, 'bench', application_name => 'other-app-' || g)) FILTER (WHERE g <= 100) FROM generate_series(1, 900) g"
 
 # ---- the workloads: one digest each, with varying constants, one statement
 # per line, the last one newline-terminated
@@ -127,7 +132,7 @@ COMMON=(-c shared_buffers=16MB -c max_connections=10 -c jit=off -c fsync=off
 	-c autovacuum=off -c log_min_messages=warning)
 
 # shellcheck disable=SC2206
-CONFIGS=(${BENCH_CONFIGS:-off on pgss wg wgnone wgext both wg1000 wgrate})
+CONFIGS=(${BENCH_CONFIGS:-off on pgss wg wgnone wgext both wg1000 wgrate wgapp})
 declare -A LABEL=(
 	[off]="nothing loaded, compute_query_id = off"
 	[on]="nothing loaded, compute_query_id = on"
@@ -138,6 +143,7 @@ declare -A LABEL=(
 	[both]="pg_stat_statements + workload_guard"
 	[wg1000]="workload_guard, 1,000 rules, none matching"
 	[wgrate]="workload_guard, a rate rule admitting all"
+	[wgapp]="workload_guard, 1,000 rules, app-scoped, none"
 )
 declare -A OPTS=(
 	[off]="-c compute_query_id=off"
@@ -149,6 +155,7 @@ declare -A OPTS=(
 	[both]="-c shared_preload_libraries=pg_stat_statements,$WORK/workload_guard.so"
 	[wg1000]="-c shared_preload_libraries=$WORK/workload_guard.so"
 	[wgrate]="-c shared_preload_libraries=$WORK/workload_guard.so"
+	[wgapp]="-c shared_preload_libraries=$WORK/workload_guard.so"
 )
 
 # run <config> <1|2>: callgrind total instructions of one run of workload $W
@@ -232,7 +239,7 @@ has() { [ -n "${PER[$1]:-}" ]; }
 echo
 echo "instructions added per statement"
 printf "%-44s %12s %12s\n" "" "vs off" "vs on"
-for cfg in pgss wg wgnone wgext both wg1000 wgrate; do
+for cfg in pgss wg wgnone wgext both wg1000 wgrate wgapp; do
 	has "$cfg" || continue
 	printf "%-44s %12s %12s\n" "${LABEL[$cfg]}" \
 		"$(has off && echo $((PER[$cfg] - PER[off])))" \

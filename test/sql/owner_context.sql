@@ -6,7 +6,7 @@
 CREATE EXTENSION workload_guard;
 SET workload_guard.ddl_index = off;
 CREATE ROLE regress_oc_operator;
-GRANT EXECUTE ON FUNCTION workload_guard.block_digest(bigint, text, interval, regrole, name, boolean),
+GRANT EXECUTE ON FUNCTION workload_guard.block_digest(bigint, text, interval, regrole, name, boolean, text),
                           workload_guard.disable_index(regclass, text, boolean)
    TO regress_oc_operator;
 

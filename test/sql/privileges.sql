@@ -24,11 +24,11 @@ CREATE EXTENSION workload_guard;
 
 -- what README says to grant an operator (on-call) role
 GRANT EXECUTE ON FUNCTION
-    workload_guard.block_digest(bigint, text, interval, regrole, name, boolean),
-    workload_guard.cap_digest(bigint, integer, text, interval, regrole, name, boolean),
-    workload_guard.unblock_digest(bigint),
-    workload_guard.rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean),
-    workload_guard.budget_digest(bigint, double precision, text, interval, regrole, name, boolean),
+    workload_guard.block_digest(bigint, text, interval, regrole, name, boolean, text),
+    workload_guard.cap_digest(bigint, integer, text, interval, regrole, name, boolean, text),
+    workload_guard.unblock_digest(bigint, text),
+    workload_guard.rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean, text),
+    workload_guard.budget_digest(bigint, double precision, text, interval, regrole, name, boolean, text),
     workload_guard.disable_index(regclass, text, boolean),
     workload_guard.enable_index(regclass),
     workload_guard.reset_latency(bigint),
