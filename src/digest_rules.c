@@ -41,11 +41,11 @@
  * rules over every digest (while rules name an application, also a compare
  * of application_name with the name that list was computed for); only a
  * hit looks further (scope, expiry against the statement's start time,
- * self-lockout exemption, counters).  Plain EXPLAIN (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the
- * leader was checked), statements workload_guard runs itself
- * (wg_internal_level, workload_guard.h), transaction control and SET (see
- * utility_exempt) and sessions with workload_guard.bypass_rules are not
- * checked.  A statement that calls block_digest, cap_digest or
+ * self-lockout exemption, counters).  Plain EXPLAIN
+ * (EXEC_FLAG_EXPLAIN_ONLY), parallel workers (the leader was checked),
+ * statements workload_guard runs itself (wg_internal_level,
+ * workload_guard.h), transaction control and SET (see utility_exempt) and
+ * sessions with workload_guard.bypass_rules are not checked.  A statement that calls block_digest, cap_digest or
  * unblock_digest is never refused: it is recognized by the plan's
  * dependency on those functions (PlannedStmt.invalItems, PROCOID hash
  * values), so a rule on the very digest that would lift it cannot lock the
@@ -315,9 +315,10 @@ static Oid	rules_nsp = InvalidOid;	/* our schema, in the cache */
  * depends on its application_name, which changes rarely: session_sync
  * computes it once per change (and per cache load) into session_rules, and
  * sets app_ok of every rule that names an application (app_rules, digest
- * rules included), so that a statement tests a flag and a list head, never
- * a string.  Roles are compared per statement (an OID compare: SET ROLE
- * changes it at any time).
+ * rules included), so that a statement tests a flag and a list head, and
+ * matches no application name itself (it only compares application_name
+ * with session_app while rules name an application).  Roles are compared
+ * per statement (an OID compare: SET ROLE changes it at any time).
  */
 static WgRule *every_digest_rules = NULL;
 static WgRule *app_rules = NULL;
