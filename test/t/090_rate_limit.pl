@@ -7,7 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use WgCheck;
 
 my $RATE = 20;
 my $BURST = 10;
@@ -49,14 +51,7 @@ my $qid = $primary->safe_psql('postgres',
 sub bench
 {
 	my ($node) = @_;
-	my $t0 = time();
-	my ($stdout, $stderr) = run_command([
-			'pgbench', '-n', '-c', '2', '-T', $SECONDS, '-f', $script,
-			'-h', $node->host, '-p', $node->port, 'postgres' ]);
-	my $wall = time() - $t0;
-	$stdout =~ /number of transactions actually processed: (\d+)/
-	  or die "pgbench failed: $stdout $stderr";
-	return ($1, $wall);
+	return pgbench_for($node, $script, $SECONDS, 2);
 }
 
 sub activity

@@ -14,7 +14,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use WgCheck;
+use IPC::Run;
 
 my $RATE = 20;
 my $BURST = 10;
@@ -155,14 +158,7 @@ sub bench
 {
 	my ($node, $app) = @_;
 	local $ENV{PGAPPNAME} = $app;
-	my $t0 = time();
-	my ($stdout, $stderr) = run_command([
-			'pgbench', '-n', '-c', '2', '-T', $SECONDS, '-f', $probe,
-			'-h', $node->host, '-p', $node->port, 'postgres' ]);
-	my $wall = time() - $t0;
-	$stdout =~ /number of transactions actually processed: (\d+)/
-	  or die "pgbench failed: $stdout $stderr";
-	return ($1, $wall);
+	return pgbench_for($node, $probe, $SECONDS, 2);
 }
 
 sub activity

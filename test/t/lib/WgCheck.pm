@@ -1,14 +1,16 @@
 # Checks shared by the TAP tests that load the server and then assert that
 # nothing went wrong: the server log since an offset shows no crash, no
 # assertion failure, no WARNING and only the ERRORs the test expects; no
-# cap slot is left taken.  Used by 006_stress.pl and 051_soak.pl.
+# cap slot is left taken.  Used by 006_stress.pl and 051_soak.pl.  And
+# pgbench_for, the timed pgbench run of the rate-limit tests (090, 092).
 package WgCheck;
 use strict;
 use warnings;
 use Test::More;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
-our @EXPORT = qw(server_log_clean no_leaked_cap_slots);
+our @EXPORT = qw(server_log_clean no_leaked_cap_slots pgbench_for);
+use Time::HiRes qw(time);
 
 # server_log_clean($node, $offset, %opts): the log written since $offset.
 # errors => qr/.../ lists the ERROR messages that are expected (default: any
@@ -38,6 +40,23 @@ sub no_leaked_cap_slots
 	is($node->safe_psql($db,
 			'SELECT count(*) FROM workload_guard.digest_rule_counters() WHERE running <> 0'),
 		'0', 'no cap slot leaked');
+}
+
+# pgbench_for($node, $script, $seconds, $clients): run the script for
+# $seconds with $clients clients against database postgres (the caller's
+# PGAPPNAME, if any, names the application); returns the transactions
+# processed and the wall-clock seconds the run took
+sub pgbench_for
+{
+	my ($node, $script, $seconds, $clients) = @_;
+	my $t0 = time();
+	my ($stdout, $stderr) = run_command([
+			'pgbench', '-n', '-c', $clients, '-T', $seconds, '-f', $script,
+			'-h', $node->host, '-p', $node->port, 'postgres' ]);
+	my $wall = time() - $t0;
+	$stdout =~ /number of transactions actually processed: (\d+)/
+	  or die "pgbench failed: $stdout $stderr";
+	return ($1, $wall);
 }
 
 1;
