@@ -94,6 +94,28 @@ SELECT mode, application_name FROM workload_guard.digest_rules
 -- unblock_digest(q) still lifts every rule of the digest
 SELECT workload_guard.unblock_digest(qid('SELECT id FROM t'));
 
+-- a cap's slots are counted per full rule key: the caps of one digest for
+-- two applications never share them (an open cursor holds its slot)
+SELECT workload_guard.cap_digest(qid('SELECT id FROM t'), 1, application_name => 'app-a');
+SELECT workload_guard.cap_digest(qid('SELECT id FROM t'), 1, application_name => 'app-b');
+BEGIN;
+SET LOCAL application_name = 'app-a';
+DECLARE c1 CURSOR FOR SELECT id FROM t;
+SET LOCAL application_name = 'app-b';
+DECLARE c2 CURSOR FOR SELECT id FROM t;
+SELECT application_name, running FROM workload_guard.digest_rule_activity
+ ORDER BY application_name;
+SET LOCAL application_name = 'app-a';
+SAVEPOINT s;
+\set VERBOSITY sqlstate
+DECLARE c3 CURSOR FOR SELECT id FROM t;
+\set VERBOSITY default
+ROLLBACK TO s;
+COMMIT;
+SELECT application_name, running, refused FROM workload_guard.digest_rule_activity
+ ORDER BY application_name;
+SELECT workload_guard.unblock_digest(qid('SELECT id FROM t'));
+
 -- a rule over every digest of an application: every statement refused,
 -- except what an operator needs to lift it
 SELECT workload_guard.block_digest(NULL, 'broken deploy', application_name => 'broken-deploy',
