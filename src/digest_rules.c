@@ -1108,8 +1108,6 @@ rules_lookup(WgCheck *chk)
 {
 	WgRuleEntry *e;
 
-	chk->digest = NULL;
-	chk->every = NULL;
 	if (!wg_config_cache_is_valid(rules_cache))
 	{
 		if (!wg_config_cache_ensure(rules_cache))
@@ -1118,9 +1116,13 @@ rules_lookup(WgCheck *chk)
 	}
 	if (rules_count == 0)
 		return false;
-	session_sync();
 	e = hash_search(rules_hash, &chk->queryid, HASH_FIND, NULL);
 	chk->digest = e ? e->rules : NULL;
+	chk->every = NULL;
+	/* digest rules only, none naming an application: nothing more to test */
+	if (likely(app_rules == NULL && every_digest_rules == NULL))
+		return chk->digest != NULL;
+	session_sync();
 	chk->every = session_rules;
 	return chk->digest != NULL || chk->every != NULL;
 }
