@@ -134,6 +134,7 @@ static struct
 	TimestampTz start;
 	TimestampTz msg;			/* statement_timestamp() when planned */
 }			pending_start[WG_MAX_PLAN_LEVELS];
+static int	n_pending_start = 0;	/* levels of pending_start ever set */
 
 /*
  * Where the next top-level statement begins.  msg_ts is the
@@ -206,20 +207,11 @@ static struct
 	int			stmt_len;
 }			pending_utility[WG_MAX_PLAN_LEVELS];
 
-/*
- * The queryid already is a 64-bit hash: fold the rest of the key into it
- * and mix, instead of hash_bytes() over 24 padded bytes (about 110
- * instructions per statement saved; test/bench/README.md).
- */
+/* dynahash's hash function for WgLatencyKey (latency_internal.h) */
 uint32
 wg_latency_key_hash(const void *key, Size keysize)
 {
-	const WgLatencyKey *k = (const WgLatencyKey *) key;
-	uint64		h = k->queryid ^ ((uint64) k->userid << 32) ^ k->dbid ^
-		((uint64) k->toplevel << 31);
-
-	h *= UINT64CONST(0x9E3779B97F4A7C15);	/* Fibonacci hashing */
-	return (uint32) (h >> 32);
+	return wg_latency_key_hash_of((const WgLatencyKey *) key);
 }
 
 int
@@ -769,6 +761,8 @@ wg_latency_plan_begin(uint64 queryid, int level)
 		pending_start[level].start = statement_start(level);
 		pending_start[level].msg = msg_ts;
 		pending_start[level].queryid = queryid;
+		if (level >= n_pending_start)
+			n_pending_start = level + 1;
 	}
 }
 
@@ -1023,6 +1017,10 @@ wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 	int			keep = 0;
 	int			i;
 
+	/* the common case: a statement ended, nothing is left */
+	if (n_exec_slots == 0 && n_pending_start == 0)
+		return;
+
 	/*
 	 * At the end of the transaction (commit or abort) no execution is left:
 	 * the ones that never reached ExecutorEnd (an error, a portal that
@@ -1039,5 +1037,6 @@ wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
 	}
 	n_exec_slots = keep;
 	/* nor will a planned statement whose start failed */
-	memset(pending_start, 0, sizeof(pending_start));
+	memset(pending_start, 0, n_pending_start * sizeof(pending_start[0]));
+	n_pending_start = 0;
 }

@@ -370,6 +370,7 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	List	   *hidden_saved;
 	WgDdlState *ddl;
 	char		rules_token;	/* its address: this statement's cap slots */
+	int			held_before;
 	bool		drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
 
 	/*
@@ -386,12 +387,30 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * here is given back when the statement ends; should the two calls
 	 * below fail, by the abort of the (sub)transaction.
 	 */
+	held_before = wg_digest_rules_nheld;
 	wg_digest_rules_utility_check(pstmt, queryid, &rules_token);
 
 	hidden_saved = wg_index_hide_utility_before(pstmt);
 
 	/* DDL policy: a refused DDL raises its error here, before it runs */
 	ddl = wg_ddl_begin(pstmt, queryString, context);
+
+	/*
+	 * Nothing to time, no cap slot taken, no DDL and no bookkeeping after
+	 * it (EXECUTE, transaction control, SET, ...): nothing to do on the way
+	 * out either, so no PG_TRY (about 150 instructions per EXECUTE).
+	 */
+	if (!timed && ddl == NULL && hidden_saved == NIL && !drops_roles &&
+		wg_digest_rules_nheld == held_before)
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		return;
+	}
 
 	/*
 	 * As in pg_stat_statements, the nesting level is raised only around
