@@ -648,37 +648,26 @@ wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistR
 }
 
 /*
- * Record one execution.  Never raises an error: it may run inside PG_CATCH.
- * When the table cannot take the digest, the execution is counted as
- * dropped instead.
+ * Record one execution on the shared path: the digest is not in this
+ * backend's cache (its first execution here, or evicted since), or the
+ * backend has no ring.  When the table cannot take the digest, the
+ * execution is counted as dropped instead.
  */
-static void
-latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
-			   int sqlerrcode, const WgRedaction *utility, const char *query, int location,
-			   int len)
+static pg_noinline void
+latency_record_shared(const WgLatencyKey *keyp, int level, uint64 ns,
+					  uint64 now_ns, int sqlerrcode, const WgRedaction *utility,
+					  const char *query, int location, int len)
 {
 	char		text[WG_QUERY_TEXT_LEN];
 	int			text_len;
-	WgLatencyKey key;
+	WgLatencyKey key = *keyp;
+	uint64		queryid = key.queryid;
 	WgHashEntry *he;
 	WgDigest   *d;
 	WgHistRange range;
 	int			bucket;
 	bool		failed = (sqlerrcode != 0);
 	bool		canceled = (sqlerrcode == ERRCODE_QUERY_CANCELED);
-
-	if (!wg_lat)
-		return;
-
-	memset(&key, 0, sizeof(key));	/* padding goes to the stats file */
-	key.userid = GetUserId();
-	key.dbid = MyDatabaseId;
-	key.queryid = queryid;
-	key.toplevel = (level == 0);
-
-	/* steady state: the backend's own ring, no shared write (latency_pending.c) */
-	if (likely(wg_latency_pending_add(&key, ns, now_ns, failed, canceled)))
-		return;
 
 	bucket = wg_hist_bucket(ns, &range);
 	LWLockAcquire(wg_lat->lock, LW_SHARED);
@@ -723,6 +712,34 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	else
 		pg_atomic_fetch_add_u64(&wg_lat->dropped, 1);
 	LWLockRelease(wg_lat->lock);
+}
+
+/*
+ * Record one execution.  Never raises an error: it may run in an abort.
+ * The steady state is the backend's own ring, with no shared write
+ * (latency_pending.c).
+ */
+static inline void
+latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
+			   int sqlerrcode, const WgRedaction *utility, const char *query,
+			   int location, int len)
+{
+	WgLatencyKey key;
+
+	if (unlikely(!wg_lat))
+		return;
+
+	memset(&key, 0, sizeof(key));	/* padding goes to the stats file */
+	key.userid = GetUserId();
+	key.dbid = MyDatabaseId;
+	key.queryid = queryid;
+	key.toplevel = (level == 0);
+
+	if (likely(wg_latency_pending_add(&key, ns, now_ns, sqlerrcode != 0,
+									  sqlerrcode == ERRCODE_QUERY_CANCELED)))
+		return;
+	latency_record_shared(&key, level, ns, now_ns, sqlerrcode, utility,
+						  query, location, len);
 }
 
 void
@@ -815,7 +832,7 @@ execution_start(uint64 queryid, int level)
 }
 
 /* record an execution that began at start and ended at end (wall clock) */
-static void
+static inline void
 latency_record_span(uint64 queryid, int level, TimestampTz start, TimestampTz end,
 					int sqlerrcode, const WgRedaction *utility,
 					const char *query, int location, int len)
@@ -897,7 +914,8 @@ wg_latency_executor_starting(QueryDesc *queryDesc, int eflags, int level)
 	slot->active = 1;
 	slot->subxid = GetCurrentSubTransactionId();
 	slot->start = execution_start(queryid, level);
-	slot->start_msg = GetCurrentStatementStartTimestamp();
+	/* at level 0 execution_start has just seen the message's timestamp */
+	slot->start_msg = level == 0 ? msg_ts : GetCurrentStatementStartTimestamp();
 	slot->run_end = 0;
 	slot->source = queryDesc->sourceText;
 	slot->stmt_location = ps->stmt_location;

@@ -399,34 +399,46 @@ wg_ExecutorEnd(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
+/* what wg_ProcessUtility found before the statement, for utility_guarded */
+typedef struct WgUtilityState
+{
+	uint64		queryid;
+	int			stmt_location;
+	int			stmt_len;
+	int			level;
+	bool		timed;
+	bool		drops_roles;
+	List	   *hidden_saved;
+	WgDdlState *ddl;
+	char	   *rules_token;
+} WgUtilityState;
+
+static void utility_guarded(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc,
+							const WgUtilityState *st);
+
 static void
 wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
 				  ParamListInfo params, QueryEnvironment *queryEnv,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
-	uint64		queryid;
-	int			stmt_location;
-	int			stmt_len;
-	int			level;
-	volatile bool timed;
-	WgRedaction redaction;
-	volatile TimestampTz start = 0;
-	List	   *hidden_saved;
-	WgDdlState *ddl;
+	WgUtilityState st;
 	char		rules_token;	/* its address: this statement's cap slots */
 	int			held_before;
-	bool		drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
 
 	/* pstmt may be freed by the statement (ROLLBACK): copy what we need */
 	nesting_resync();
-	level = wg_nesting_level;
-	queryid = wg_latency_utility_queryid(pstmt, level);
-	stmt_location = pstmt->stmt_location;
-	stmt_len = pstmt->stmt_len;
-	timed = wg_latency_utility_tracked(pstmt, queryid, level) &&
+	st.level = wg_nesting_level;
+	st.queryid = wg_latency_utility_queryid(pstmt, st.level);
+	st.stmt_location = pstmt->stmt_location;
+	st.stmt_len = pstmt->stmt_len;
+	st.timed = wg_latency_utility_tracked(pstmt, st.queryid, st.level) &&
 		wg_internal_level == 0;
-	redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
+	st.drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
+	st.rules_token = &rules_token;
 
 	/*
 	 * A rule or disabled index committed since the last statement: seen by
@@ -443,20 +455,20 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * below fail, by the abort of the (sub)transaction.
 	 */
 	held_before = wg_digest_rules_nheld;
-	wg_digest_rules_utility_check(pstmt, queryid, &rules_token);
+	wg_digest_rules_utility_check(pstmt, st.queryid, &rules_token);
 
-	hidden_saved = wg_index_hide_utility_before(pstmt);
+	st.hidden_saved = wg_index_hide_utility_before(pstmt);
 
 	/* DDL policy: a refused DDL raises its error here, before it runs */
-	ddl = wg_ddl_begin(pstmt, queryString, context);
+	st.ddl = wg_ddl_begin(pstmt, queryString, context);
 
 	/*
 	 * Nothing to time, no cap slot taken, no DDL and no bookkeeping after
 	 * it (EXECUTE, transaction control, SET, ...): nothing to do on the way
-	 * out either, so no PG_TRY (about 150 instructions per EXECUTE).
+	 * out either, so no PG_TRY (about 250 instructions per EXECUTE).
 	 */
-	if (!timed && ddl == NULL && hidden_saved == NIL && !drops_roles &&
-		wg_digest_rules_nheld == held_before)
+	if (!st.timed && st.ddl == NULL && st.hidden_saved == NIL &&
+		!st.drops_roles && wg_digest_rules_nheld == held_before)
 	{
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
@@ -466,6 +478,29 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									params, queryEnv, dest, qc);
 		return;
 	}
+	utility_guarded(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc, &st);
+}
+
+/*
+ * The statement, with what must happen when it ends or fails: its latency,
+ * its cap slots, the DDL guard's record, the bookkeeping after it.
+ */
+static pg_noinline void
+utility_guarded(PlannedStmt *pstmt, const char *queryString,
+				bool readOnlyTree, ProcessUtilityContext context,
+				ParamListInfo params, QueryEnvironment *queryEnv,
+				DestReceiver *dest, QueryCompletion *qc,
+				const WgUtilityState *st)
+{
+	uint64		queryid = st->queryid;
+	int			stmt_location = st->stmt_location;
+	int			stmt_len = st->stmt_len;
+	int			level = st->level;
+	bool		timed = st->timed;
+	WgDdlState *ddl = st->ddl;
+	WgRedaction redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
+	volatile TimestampTz start = 0;
 
 	/*
 	 * As in pg_stat_statements, the nesting level is raised only around
@@ -494,13 +529,13 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			wg_latency_utility_done(queryid, level, &redaction, queryString,
 									stmt_location, stmt_len, start, true);
 		}
-		wg_digest_rules_release(&rules_token);
+		wg_digest_rules_release(st->rules_token);
 		if (ddl)
 			wg_ddl_error(ddl);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	wg_digest_rules_release(&rules_token);
+	wg_digest_rules_release(st->rules_token);
 
 	/*
 	 * The bookkeeping after the statement (REINDEX carry-over, the DDL
@@ -510,8 +545,8 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	wg_nesting_level = level + 1;
 	PG_TRY();
 	{
-		wg_index_hide_utility_after(hidden_saved);
-		if (drops_roles)
+		wg_index_hide_utility_after(st->hidden_saved);
+		if (st->drops_roles)
 			wg_digest_rules_roles_dropped();
 
 		if (timed)
