@@ -518,6 +518,33 @@ classify_ddl(Node *parsetree, WgDdlClass *out)
 	}
 }
 
+bool
+wg_ddl_never_ddl(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_ExecuteStmt:		/* PREPARE takes only plannable statements */
+		case T_PrepareStmt:
+		case T_DeallocateStmt:
+		case T_TransactionStmt:
+		case T_VariableSetStmt:
+		case T_VariableShowStmt:
+		case T_DeclareCursorStmt:
+		case T_FetchStmt:
+		case T_ClosePortalStmt:
+		case T_CallStmt:		/* its body's statements are checked themselves */
+		case T_DoStmt:
+		case T_NotifyStmt:
+		case T_ListenStmt:
+		case T_UnlistenStmt:
+		case T_DiscardStmt:
+		case T_CheckPointStmt:
+			return true;
+		default:
+			return false;
+	}
+}
+
 void
 wg_ddl_classify(Node *parsetree, WgDdlClass *out)
 {

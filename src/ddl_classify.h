@@ -70,6 +70,14 @@ typedef struct WgDdlClass
  */
 extern void wg_ddl_classify(Node *parsetree, WgDdlClass *out);
 
+/*
+ * True for utility statements that are never DDL whatever they contain
+ * (EXECUTE, transaction control, SET, cursors, CALL, DO, ...): the guard
+ * skips them without classifying.  GetCommandLogLevel(EXECUTE) looks the
+ * prepared statement up by name, about 350 instructions per EXECUTE.
+ */
+extern bool wg_ddl_never_ddl(Node *parsetree);
+
 extern const char *wg_ddl_rule_name(WgDdlRule rule);
 
 /* a boolean DefElem option as the command reads it: the last one wins */

@@ -599,6 +599,9 @@ wg_ddl_begin(PlannedStmt *pstmt, const char *queryString,
 	WgDdlState *st;
 	Oid			extoid;
 
+	if (wg_ddl_never_ddl(pstmt->utilityStmt))
+		return NULL;
+
 	/* no DDL on a standby, and nothing to look up there */
 	if (RecoveryInProgress() || IsParallelWorker() || !IsTransactionState())
 		return NULL;

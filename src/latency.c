@@ -114,10 +114,14 @@ typedef struct WgExecSlot
 	QueryDesc  *qd;
 	uint64		queryid;
 	int			level;
+	int			active;			/* its hooks on the stack (start, run, finish) */
 	SubTransactionId subxid;
 	TimestampTz start;			/* when the statement began (see below) */
 	TimestampTz start_msg;		/* statement_timestamp() at ExecutorStart */
 	TimestampTz run_end;		/* clock at a run exit in a later message */
+	const char *source;			/* for the sample text of a failed one */
+	int			stmt_location;
+	int			stmt_len;
 } WgExecSlot;
 
 static WgExecSlot exec_slots[WG_MAX_EXEC_SLOTS];
@@ -133,7 +137,13 @@ static struct
 	uint64		queryid;
 	TimestampTz start;
 	TimestampTz msg;			/* statement_timestamp() when planned */
+	bool		planning;		/* the planner is on the stack */
+	SubTransactionId subxid;
+	const char *query;			/* for the sample text of a failed planning */
+	int			stmt_location;
+	int			stmt_len;
 }			pending_start[WG_MAX_PLAN_LEVELS];
+static int	n_pending_start = 0;	/* levels of pending_start ever set */
 
 /*
  * Where the next top-level statement begins.  msg_ts is the
@@ -142,6 +152,10 @@ static struct
  * statement of that message starts: the message's arrival for the first,
  * the end of the previous one for the others (a multi-statement string).
  */
+/* the last error seen beneath a hook of ours (wg_latency_error_seen) */
+static int	last_error_code = 0;
+static TimestampTz last_error_at = 0;
+
 static TimestampTz msg_ts = 0;
 static TimestampTz msg_prev_ts = 0;
 static TimestampTz top_cursor = 0;
@@ -206,20 +220,11 @@ static struct
 	int			stmt_len;
 }			pending_utility[WG_MAX_PLAN_LEVELS];
 
-/*
- * The queryid already is a 64-bit hash: fold the rest of the key into it
- * and mix, instead of hash_bytes() over 24 padded bytes (about 110
- * instructions per statement saved; test/bench/README.md).
- */
+/* dynahash's hash function for WgLatencyKey (latency_internal.h) */
 uint32
 wg_latency_key_hash(const void *key, Size keysize)
 {
-	const WgLatencyKey *k = (const WgLatencyKey *) key;
-	uint64		h = k->queryid ^ ((uint64) k->userid << 32) ^ k->dbid ^
-		((uint64) k->toplevel << 31);
-
-	h *= UINT64CONST(0x9E3779B97F4A7C15);	/* Fibonacci hashing */
-	return (uint32) (h >> 32);
+	return wg_latency_key_hash_of((const WgLatencyKey *) key);
 }
 
 int
@@ -643,37 +648,26 @@ wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistR
 }
 
 /*
- * Record one execution.  Never raises an error: it may run inside PG_CATCH.
- * When the table cannot take the digest, the execution is counted as
- * dropped instead.
+ * Record one execution on the shared path: the digest is not in this
+ * backend's cache (its first execution here, or evicted since), or the
+ * backend has no ring.  When the table cannot take the digest, the
+ * execution is counted as dropped instead.
  */
-static void
-latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
-			   int sqlerrcode, const WgRedaction *utility, const char *query, int location,
-			   int len)
+static pg_noinline void
+latency_record_shared(const WgLatencyKey *keyp, int level, uint64 ns,
+					  uint64 now_ns, int sqlerrcode, const WgRedaction *utility,
+					  const char *query, int location, int len)
 {
 	char		text[WG_QUERY_TEXT_LEN];
 	int			text_len;
-	WgLatencyKey key;
+	WgLatencyKey key = *keyp;
+	uint64		queryid = key.queryid;
 	WgHashEntry *he;
 	WgDigest   *d;
 	WgHistRange range;
 	int			bucket;
 	bool		failed = (sqlerrcode != 0);
 	bool		canceled = (sqlerrcode == ERRCODE_QUERY_CANCELED);
-
-	if (!wg_lat)
-		return;
-
-	memset(&key, 0, sizeof(key));	/* padding goes to the stats file */
-	key.userid = GetUserId();
-	key.dbid = MyDatabaseId;
-	key.queryid = queryid;
-	key.toplevel = (level == 0);
-
-	/* steady state: the backend's own ring, no shared write (latency_pending.c) */
-	if (likely(wg_latency_pending_add(&key, ns, now_ns, failed, canceled)))
-		return;
 
 	bucket = wg_hist_bucket(ns, &range);
 	LWLockAcquire(wg_lat->lock, LW_SHARED);
@@ -720,6 +714,34 @@ latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
 	LWLockRelease(wg_lat->lock);
 }
 
+/*
+ * Record one execution.  Never raises an error: it may run in an abort.
+ * The steady state is the backend's own ring, with no shared write
+ * (latency_pending.c).
+ */
+static inline void
+latency_record(uint64 queryid, int level, uint64 ns, uint64 now_ns,
+			   int sqlerrcode, const WgRedaction *utility, const char *query,
+			   int location, int len)
+{
+	WgLatencyKey key;
+
+	if (unlikely(!wg_lat))
+		return;
+
+	memset(&key, 0, sizeof(key));	/* padding goes to the stats file */
+	key.userid = GetUserId();
+	key.dbid = MyDatabaseId;
+	key.queryid = queryid;
+	key.toplevel = (level == 0);
+
+	if (likely(wg_latency_pending_add(&key, ns, now_ns, sqlerrcode != 0,
+									  sqlerrcode == ERRCODE_QUERY_CANCELED)))
+		return;
+	latency_record_shared(&key, level, ns, now_ns, sqlerrcode, utility,
+						  query, location, len);
+}
+
 void
 wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level)
 {
@@ -757,19 +779,36 @@ wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level
 
 /*
  * Planning begins: remember when the statement began, for the execution
- * that follows (or for the failure of the planning itself).  At level 0 no
- * clock is read: the start is the message's arrival or the end of the
- * previous statement of the same string.
+ * that follows (or for the failure of the planning itself, found at the
+ * abort: see "Failures").  At level 0 no clock is read: the start is the
+ * message's arrival or the end of the previous statement of the same
+ * string.
  */
 void
-wg_latency_plan_begin(uint64 queryid, int level)
+wg_latency_plan_begin(uint64 queryid, int level, const char *query,
+					  int stmt_location, int stmt_len)
 {
 	if (level < WG_MAX_PLAN_LEVELS)
 	{
 		pending_start[level].start = statement_start(level);
 		pending_start[level].msg = msg_ts;
 		pending_start[level].queryid = queryid;
+		pending_start[level].planning = true;
+		pending_start[level].subxid = GetCurrentSubTransactionId();
+		pending_start[level].query = query;
+		pending_start[level].stmt_location = stmt_location;
+		pending_start[level].stmt_len = stmt_len;
+		if (level >= n_pending_start)
+			n_pending_start = level + 1;
 	}
+}
+
+/* planning returned: its start stays for the execution that follows */
+void
+wg_latency_plan_end(int level)
+{
+	if (level < WG_MAX_PLAN_LEVELS)
+		pending_start[level].planning = false;
 }
 
 /*
@@ -793,7 +832,7 @@ execution_start(uint64 queryid, int level)
 }
 
 /* record an execution that began at start and ended at end (wall clock) */
-static void
+static inline void
 latency_record_span(uint64 queryid, int level, TimestampTz start, TimestampTz end,
 					int sqlerrcode, const WgRedaction *utility,
 					const char *query, int location, int len)
@@ -804,21 +843,6 @@ latency_record_span(uint64 queryid, int level, TimestampTz start, TimestampTz en
 		top_ended(end);
 	latency_record(queryid, level, ns, (uint64) end * WG_NS_PER_US, sqlerrcode,
 				   utility, query, location, len);
-}
-
-/*
- * Planning ended in an error (statement_timeout in a long planning, an
- * error folding constants): no execution follows, so the statement is
- * recorded now as a failed execution.  Called in PG_CATCH.
- */
-void
-wg_latency_plan_failed(uint64 queryid, int level, const char *queryString,
-					   int stmt_location, int stmt_len)
-{
-	TimestampTz start = execution_start(queryid, level);
-
-	latency_record_span(queryid, level, start, GetCurrentTimestamp(),
-						geterrcode(), NULL, queryString, stmt_location, stmt_len);
 }
 
 static inline WgExecSlot *
@@ -851,14 +875,20 @@ executor_tracked(QueryDesc *queryDesc, int eflags, int level)
 		!(eflags & EXEC_FLAG_EXPLAIN_ONLY);
 }
 
-void
-wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
+/*
+ * ExecutorStart is about to run: the execution is tracked from here, active
+ * until wg_latency_executor_started (an error in between is found at the
+ * abort).  Returns the slot, or -1 when the execution is not tracked.
+ */
+int
+wg_latency_executor_starting(QueryDesc *queryDesc, int eflags, int level)
 {
-	uint64		queryid = queryDesc->plannedstmt->queryId;
+	PlannedStmt *ps = queryDesc->plannedstmt;
+	uint64		queryid = ps->queryId;
 	WgExecSlot *slot;
 
 	if (!executor_tracked(queryDesc, eflags, level))
-		return;
+		return -1;
 
 	if (unlikely(n_exec_slots >= WG_MAX_EXEC_SLOTS))
 	{
@@ -874,66 +904,70 @@ wg_latency_executor_start(QueryDesc *queryDesc, int eflags, int level)
 							WG_MAX_EXEC_SLOTS),
 					 errdetail("Such executions are counted in workload_guard.latency_info.dropped.")));
 		}
-		return;
+		return -1;
 	}
 
-	slot = &exec_slots[n_exec_slots++];
+	slot = &exec_slots[n_exec_slots];
 	slot->qd = queryDesc;
 	slot->queryid = queryid;
 	slot->level = level;
+	slot->active = 1;
 	slot->subxid = GetCurrentSubTransactionId();
 	slot->start = execution_start(queryid, level);
-	slot->start_msg = GetCurrentStatementStartTimestamp();
+	/* at level 0 execution_start has just seen the message's timestamp */
+	slot->start_msg = level == 0 ? msg_ts : GetCurrentStatementStartTimestamp();
 	slot->run_end = 0;
+	slot->source = queryDesc->sourceText;
+	slot->stmt_location = ps->stmt_location;
+	slot->stmt_len = ps->stmt_len;
+	return n_exec_slots++;
 }
 
-/*
- * ExecutorStart failed (permission denied, a lock timeout opening a
- * partition): the statement ends here.  Called in PG_CATCH.
- */
-void
-wg_latency_executor_start_failed(QueryDesc *queryDesc, int eflags, int level)
+/* the slot of queryDesc: at i (as returned earlier) or searched for */
+static inline WgExecSlot *
+exec_slot_at(QueryDesc *queryDesc, int i)
 {
-	PlannedStmt *ps = queryDesc->plannedstmt;
+	if (likely(i >= 0 && i < n_exec_slots && exec_slots[i].qd == queryDesc))
+		return &exec_slots[i];
+	return exec_slot_find(queryDesc);
+}
 
-	if (!executor_tracked(queryDesc, eflags, level))
-		return;
-	latency_record_span(ps->queryId, level,
-						execution_start(ps->queryId, level),
-						GetCurrentTimestamp(), geterrcode(),
-						NULL, queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
+void
+wg_latency_executor_started(QueryDesc *queryDesc, int i)
+{
+	WgExecSlot *slot = exec_slot_at(queryDesc, i);
+
+	if (slot != NULL && slot->active > 0)
+		slot->active--;
 }
 
 /*
  * No clock is read around ExecutorRun: the statement's time is its start to
- * its end.  run_enter only says whether the execution is tracked.
+ * its end.  run_enter marks the execution active and returns its slot (-1:
+ * not tracked), for run_exit.
  */
-bool
+int
 wg_latency_run_enter(QueryDesc *queryDesc)
-{
-	return n_exec_slots > 0 && exec_slot_find(queryDesc) != NULL;
-}
-
-void
-wg_latency_run_exit(QueryDesc *queryDesc, bool tracked, bool failed)
 {
 	WgExecSlot *slot;
 
-	if (!tracked || (slot = exec_slot_find(queryDesc)) == NULL)
+	if (n_exec_slots == 0 || (slot = exec_slot_find(queryDesc)) == NULL)
+		return -1;
+	slot->active++;
+	return slot - exec_slots;
+}
+
+void
+wg_latency_run_exit(QueryDesc *queryDesc, int i)
+{
+	WgExecSlot *slot;
+
+	if (i < 0 || (slot = exec_slot_at(queryDesc, i)) == NULL)
 		return;
+	if (slot->active > 0)
+		slot->active--;
 
-	if (unlikely(failed))
-	{
-		/* we are in PG_CATCH: the error being thrown is on the stack */
-		const char *src = queryDesc->sourceText;
-		PlannedStmt *ps = queryDesc->plannedstmt;
-
-		latency_record_span(slot->queryid, slot->level, slot->start,
-							GetCurrentTimestamp(), geterrcode(),
-							NULL, src, ps->stmt_location, ps->stmt_len);
-		exec_slot_release(slot);
-	}
-	else if (unlikely(GetCurrentStatementStartTimestamp() != slot->start_msg))
+	if (unlikely(GetCurrentStatementStartTimestamp() != slot->start_msg))
 	{
 		/*
 		 * Run in a later message than it started (an extended-protocol
@@ -950,14 +984,13 @@ void
 wg_latency_executor_end(QueryDesc *queryDesc)
 {
 	WgExecSlot *slot;
-	PlannedStmt *ps = queryDesc->plannedstmt;
 
 	if (n_exec_slots == 0 || (slot = exec_slot_find(queryDesc)) == NULL)
 		return;
 
 	latency_record_span(slot->queryid, slot->level, slot->start,
 						slot->run_end ? slot->run_end : GetCurrentTimestamp(), 0,
-						NULL, queryDesc->sourceText, ps->stmt_location, ps->stmt_len);
+						NULL, slot->source, slot->stmt_location, slot->stmt_len);
 	exec_slot_release(slot);
 }
 
@@ -1017,27 +1050,111 @@ wg_latency_utility_done(uint64 queryid, int level,
 						redaction, queryString, stmt_location, stmt_len);
 }
 
+/*
+ * The end of a transaction that committed (or was prepared): every
+ * execution of it has ended by now, but a portal that failed inside a
+ * subtransaction it did not open (FETCH from an outer cursor, rolled back
+ * to a savepoint) is dropped without ExecutorEnd: its slot is forgotten.
+ */
 void
-wg_latency_xact_cleanup(SubTransactionId aborted_subxid)
+wg_latency_xact_end(void)
 {
+	if (n_exec_slots == 0 && n_pending_start == 0)
+		return;
+	n_exec_slots = 0;
+	memset(pending_start, 0, n_pending_start * sizeof(pending_start[0]));
+	n_pending_start = 0;
+}
+
+/* the end of a failed execution or planning that began at start */
+static inline TimestampTz
+failure_end(TimestampTz start)
+{
+	return last_error_at >= start ? last_error_at : GetCurrentTimestamp();
+}
+
+/*
+ * A transaction (aborted_subxid invalid) or subtransaction aborted; the
+ * code that handles the error runs at nesting level "level" (see
+ * "Failures").  Executions and plannings active at that level or deeper,
+ * or begun in the aborted subtransaction, failed: recorded, then
+ * forgotten, with every other execution begun in the aborted
+ * subtransaction (or, at the top, in the transaction), which will never
+ * reach ExecutorEnd.  At backend exit (FATAL, terminate) nothing is
+ * recorded.
+ */
+void
+wg_latency_abort(SubTransactionId aborted_subxid, int level)
+{
+	bool		top = (aborted_subxid == InvalidSubTransactionId);
+	bool		record = !proc_exit_inprogress && wg_lat != NULL;
+	int			code = last_error_code != 0 ? last_error_code : ERRCODE_INTERNAL_ERROR;
 	int			keep = 0;
 	int			i;
 
-	/*
-	 * At the end of the transaction (commit or abort) no execution is left:
-	 * the ones that never reached ExecutorEnd (an error, a portal that
-	 * failed and was dropped without ExecutorEnd) are forgotten.  At a
-	 * subtransaction abort, every execution begun in it or in its children
-	 * (subxid >= the aborted one, wherever it sits in the stack) will never
-	 * end either.
-	 */
-	if (aborted_subxid != InvalidSubTransactionId)
+	if (n_exec_slots == 0 && n_pending_start == 0)
+		return;
+
+	/* plannings first: they began after the executions still on the stack */
+	for (i = n_pending_start - 1; i >= 0; i--)
 	{
-		for (i = 0; i < n_exec_slots; i++)
-			if (exec_slots[i].subxid < aborted_subxid)
-				exec_slots[keep++] = exec_slots[i];
+		if (!pending_start[i].planning ||
+			!(top || i >= level || pending_start[i].subxid >= aborted_subxid))
+			continue;
+		pending_start[i].planning = false;
+		if (record)
+			latency_record_span(pending_start[i].queryid, i,
+								pending_start[i].start,
+								failure_end(pending_start[i].start), code,
+								NULL, pending_start[i].query,
+								pending_start[i].stmt_location,
+								pending_start[i].stmt_len);
 	}
+
+	for (i = n_exec_slots - 1; i >= 0; i--)
+	{
+		WgExecSlot *slot = &exec_slots[i];
+
+		if (slot->active > 0 && (top || slot->level >= level ||
+								 slot->subxid >= aborted_subxid))
+		{
+			if (record)
+				latency_record_span(slot->queryid, slot->level, slot->start,
+									failure_end(slot->start), code, NULL,
+									slot->source, slot->stmt_location,
+									slot->stmt_len);
+			slot->qd = NULL;	/* forgotten below */
+		}
+	}
+	for (i = 0; i < n_exec_slots; i++)
+		if (exec_slots[i].qd != NULL && !top &&
+			exec_slots[i].subxid < aborted_subxid)
+			exec_slots[keep++] = exec_slots[i];
 	n_exec_slots = keep;
-	/* nor will a planned statement whose start failed */
-	memset(pending_start, 0, sizeof(pending_start));
+
+	/* nor will a planned statement whose start failed ever start */
+	memset(pending_start, 0, n_pending_start * sizeof(pending_start[0]));
+	n_pending_start = 0;
+	last_error_code = 0;
+	last_error_at = 0;
+}
+
+/*
+ * Error context callback, pushed by the hooks around the calls they time
+ * (wg_latency_watch_errors): errfinish calls it for every message raised
+ * beneath them.  It keeps the code and time of the last error, for the
+ * failures found at the abort.  Messages that are not errors (NOTICE,
+ * WARNING: classes 00, 01, 02) are ignored.
+ */
+void
+wg_latency_error_seen(void *arg)
+{
+	int			code = geterrcode();
+	int			cat = ERRCODE_TO_CATEGORY(code);
+
+	if (cat == ERRCODE_SUCCESSFUL_COMPLETION || cat == ERRCODE_WARNING ||
+		cat == ERRCODE_NO_DATA)
+		return;
+	last_error_code = code;
+	last_error_at = GetCurrentTimestamp();
 }

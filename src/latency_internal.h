@@ -131,6 +131,20 @@ extern int64 wg_latency_store_remove(bool all, uint64 queryid);
 /* add one execution to a digest; caller holds wg_lat->lock (either mode) */
 extern void wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket,
 								  WgHistRange range, bool failed, bool canceled);
+/*
+ * The queryid already is a 64-bit hash: fold the rest of the key into it
+ * and mix (Fibonacci hashing), instead of hash_bytes() over 24 padded bytes.
+ */
+static inline uint32
+wg_latency_key_hash_of(const WgLatencyKey *k)
+{
+	uint64		h = k->queryid ^ ((uint64) k->userid << 32) ^ k->dbid ^
+		((uint64) k->toplevel << 31);
+
+	h *= UINT64CONST(0x9E3779B97F4A7C15);
+	return (uint32) (h >> 32);
+}
+
 extern uint32 wg_latency_key_hash(const void *key, Size keysize);
 extern int	wg_latency_key_match(const void *a, const void *b, Size keysize);
 

@@ -38,7 +38,8 @@
  *	  the stats file (written by the postmaster, latency_file.c) is complete.
  *
  * Size: WG_RING events of 32 bytes plus two counters per backend:
- * about 2.1 kB per max_connections (+ autovacuum and background workers).
+ * about 2.1 kB per max_connections (+ autovacuum and background workers)
+ * of shared memory; the owner's cache is 32 kB of its private memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,15 +51,13 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
-#include "utils/hsearch.h"
-#include "utils/memutils.h"
 
 #include "compat.h"
 #include "latency_internal.h"
 
 #define WG_RING				64	/* pending executions per backend */
 #define WG_FLUSH_INTERVAL	(100 * UINT64CONST(1000000))	/* ns */
-#define WG_LOCAL_MAX		4	/* local cache: at most this x max_digests */
+#define WG_LOCAL_SIZE		1024	/* local cache entries (a power of 2) */
 
 typedef struct WgPendingEvent
 {
@@ -79,10 +78,16 @@ typedef struct WgBackendArea
 	WgPendingEvent ev[WG_RING];
 } WgBackendArea;
 
+/*
+ * The owner's cache from digest key to slot: direct-mapped, no allocation,
+ * one probe.  Two keys that map to one entry take it in turn; the other
+ * goes down the shared path, which puts it back (a miss costs one shared
+ * lookup, never a wrong slot: the whole key is compared).
+ */
 typedef struct WgLocalEntry
 {
-	WgLatencyKey key;			/* hash key; must be first */
-	int			slot;
+	WgLatencyKey key;
+	int			slot;			/* -1: empty */
 	uint32		generation;
 } WgLocalEntry;
 
@@ -96,7 +101,21 @@ static LWLock *my_lock = NULL;
 static uint64 my_head = 0;
 static uint64 last_flush_ns = 0;
 static bool attached = false;
-static HTAB *local_cache = NULL;
+static WgLocalEntry local_cache[WG_LOCAL_SIZE];
+
+static inline WgLocalEntry *
+local_entry(const WgLatencyKey *key)
+{
+	return &local_cache[wg_latency_key_hash_of(key) &
+						(WG_LOCAL_SIZE - 1)];
+}
+
+static inline bool
+local_key_equal(const WgLatencyKey *a, const WgLatencyKey *b)
+{
+	return a->queryid == b->queryid && a->userid == b->userid &&
+		a->dbid == b->dbid && a->toplevel == b->toplevel;
+}
 
 static int
 areas_wanted(void)
@@ -219,13 +238,16 @@ pending_exit(int code, Datum arg)
 static bool
 attach(void)
 {
-	int			i = WG_MY_PROC_INDEX();
+	int			me = WG_MY_PROC_INDEX();
+	int			i;
 
 	attached = true;
-	if (areas == NULL || i < 0 || i >= n_areas)
+	for (i = 0; i < WG_LOCAL_SIZE; i++)
+		local_cache[i].slot = -1;
+	if (areas == NULL || me < 0 || me >= n_areas)
 		return false;
-	my_area = &areas[i];
-	my_lock = &flush_locks[i].lock;
+	my_area = &areas[me];
+	my_lock = &flush_locks[me].lock;
 	/* the previous owner merged everything at its exit: head == tail */
 	my_head = pg_atomic_read_u64(&my_area->head);
 	before_shmem_exit(pending_exit, (Datum) 0);
@@ -247,11 +269,11 @@ wg_latency_pending_add(const WgLatencyKey *key, uint64 ns, uint64 end_ns,
 
 	if (unlikely(!attached) && !attach())
 		return false;
-	if (my_area == NULL || local_cache == NULL)
+	if (my_area == NULL)
 		return false;
 
-	e = (WgLocalEntry *) hash_search(local_cache, key, HASH_FIND, NULL);
-	if (e == NULL)
+	e = local_entry(key);
+	if (e->slot < 0 || !local_key_equal(&e->key, key))
 		return false;
 	d = &wg_lat->digests[e->slot];
 	if (!d->in_use || d->generation != e->generation)
@@ -287,57 +309,19 @@ wg_latency_pending_add(const WgLatencyKey *key, uint64 ns, uint64 end_ns,
 /*
  * The shared path found (or created) the digest of key in slot: remember it,
  * so that the next execution stays local.  Caller holds wg_lat->lock (either
- * mode) and the execution succeeded (not in an error's PG_CATCH, where
- * the error must stay on the stack).  Allocation happens here only, once
- * per digest and backend; on failure the cache is simply not used.
+ * mode).
  */
 void
 wg_latency_pending_remember(const WgLatencyKey *key, int slot)
 {
 	WgLocalEntry *e;
-	bool		found;
 
 	if (!attached)
 		(void) attach();
 	if (my_area == NULL)
 		return;
-	if (local_cache != NULL &&
-		hash_get_num_entries(local_cache) >= (long) WG_LOCAL_MAX * wg_lat->max_digests)
-	{
-		hash_destroy(local_cache);	/* keys of long-evicted digests */
-		local_cache = NULL;
-	}
-	if (local_cache == NULL)
-	{
-		HASHCTL		info;
-		MemoryContext oldcxt = CurrentMemoryContext;
-
-		info.keysize = sizeof(WgLatencyKey);
-		info.entrysize = sizeof(WgLocalEntry);
-		info.hash = wg_latency_key_hash;
-		info.match = wg_latency_key_match;
-		info.hcxt = TopMemoryContext;
-
-		/* out of memory: no cache, the shared path keeps working */
-		PG_TRY();
-		{
-			local_cache = hash_create("workload_guard local digests", 64, &info,
-									  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE |
-									  HASH_CONTEXT);
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(oldcxt);
-			FlushErrorState();
-			local_cache = NULL;
-		}
-		PG_END_TRY();
-		if (local_cache == NULL)
-			return;
-	}
-	e = (WgLocalEntry *) hash_search(local_cache, key, HASH_ENTER_NULL, &found);
-	if (e == NULL)
-		return;
+	e = local_entry(key);
+	e->key = *key;
 	e->slot = slot;
 	e->generation = wg_lat->digests[slot].generation;
 }

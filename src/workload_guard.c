@@ -13,8 +13,18 @@
  *					digest_rules.c), then the statement is started, then its
  *					clock.
  *	ExecutorEnd		latency recorded, cap slots given back, then the end.
- *	ExecutorRun/Finish	timed; an error on the way out is recorded before it
- *					propagates.
+ *	ExecutorRun/Finish	the execution is marked active while they run.
+ *
+ * No hook on the path of a plannable statement catches errors (a PG_TRY
+ * costs a setjmp per hook and statement).  The planner, ExecutorStart, Run
+ * and Finish raise the nesting level around the call and lower it on
+ * return; an error unwinds past that, and the level is put right where the
+ * error is handled: at the abort of a subtransaction, to the level at which
+ * it began (subxact_start_level); after the abort of a transaction, to 0 at
+ * the first statement of the next client message (a procedure's ROLLBACK
+ * aborts one without an error, and its next statements stay nested).  The
+ * failed execution is found active at that abort and recorded there
+ * (latency.c, "Failures").
  *	ProcessUtility	DDL rules and timeouts before the statement runs (a
  *					refused statement is neither run nor timed), timing
  *					around it, the DDL history row after it; on error the
@@ -65,6 +75,31 @@
 PG_MODULE_MAGIC;
 
 int			wg_nesting_level = 0;
+
+/* the nesting level at which each subtransaction began, by its depth */
+#define WG_MAX_SUBXACT_DEPTH	256
+static int	subxact_start_level[WG_MAX_SUBXACT_DEPTH];
+
+/* a transaction aborted in this message: level 0 again at the next one */
+static bool level_resync = false;
+static TimestampTz level_resync_msg = 0;
+
+static void
+nesting_resync_slow(void)
+{
+	if (GetCurrentStatementStartTimestamp() != level_resync_msg)
+	{
+		wg_nesting_level = 0;
+		level_resync = false;
+	}
+}
+
+static inline void
+nesting_resync(void)
+{
+	if (unlikely(level_resync))
+		nesting_resync_slow();
+}
 
 /* internal sections: depth, and the subtransaction each one began in */
 #define WG_MAX_INTERNAL		16
@@ -188,6 +223,7 @@ wg_post_parse_analyze(ParseState *pstate, Query *query,
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
+	nesting_resync();
 	if (wg_internal_level == 0)
 		wg_latency_post_parse_analyze(query, jstate, wg_nesting_level);
 	wg_digest_rules_post_parse_analyze(pstate, query);
@@ -195,41 +231,43 @@ wg_post_parse_analyze(ParseState *pstate, Query *query,
 
 /*
  * Planning is part of the execution that follows it (its start is the
- * statement's, see latency.c); a planning that fails (statement_timeout, an error folding constants) is recorded as
- * a failed execution of its own, since none follows.  The nesting level is
- * raised while planning, since planning can run nested statements
+ * statement's, see latency.c); a planning that fails (statement_timeout in
+ * a long planning, an error folding constants) is recorded as a failed
+ * execution of its own at the abort, since none follows.  The nesting
+ * level is raised while planning, since planning can run nested statements
  * (constant folding of SQL functions).
  */
 static PlannedStmt *
 wg_planner(WG_PLANNER_ARGS)
 {
 	PlannedStmt *result;
-	volatile bool timed = parse->queryId != WG_NO_QUERYID &&
-		wg_latency_enabled(wg_nesting_level) && wg_internal_level == 0;
+	int			level;
+	bool		timed;
+	ErrorContextCallback errcb;
+
+	nesting_resync();
+	level = wg_nesting_level;
+	timed = parse->queryId != WG_NO_QUERYID &&
+		wg_latency_enabled(level) && wg_internal_level == 0;
+	if (timed)
+	{
+		wg_latency_plan_begin(parse->queryId, level, query_string,
+							  parse->stmt_location, parse->stmt_len);
+		wg_latency_watch_errors(&errcb);
+	}
+
+	wg_nesting_level = level + 1;
+	if (prev_planner_hook)
+		result = prev_planner_hook(WG_PLANNER_PASS);
+	else
+		result = standard_planner(WG_PLANNER_PASS);
+	wg_nesting_level = level;
 
 	if (timed)
-		wg_latency_plan_begin(parse->queryId, wg_nesting_level);
-
-	wg_nesting_level++;
-	PG_TRY();
 	{
-		if (prev_planner_hook)
-			result = prev_planner_hook(WG_PLANNER_PASS);
-		else
-			result = standard_planner(WG_PLANNER_PASS);
+		wg_latency_unwatch_errors(&errcb);
+		wg_latency_plan_end(level);
 	}
-	PG_CATCH();
-	{
-		/* no execution follows: the failed planning is the statement's end */
-		wg_nesting_level--;
-		if (timed)
-			wg_latency_plan_failed(parse->queryId, wg_nesting_level,
-								   query_string, parse->stmt_location,
-								   parse->stmt_len);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	wg_nesting_level--;
 	return result;
 }
 
@@ -249,66 +287,76 @@ wg_relation_info(WG_RELINFO_ARGS)
 		wg_index_hide_relation_info(root, WG_RELINFO_RELID, WG_RELINFO_INH, rel);
 }
 
+/*
+ * Statements that ExecutorStart runs (a function evaluated for initial
+ * partition pruning) are nested: the level is raised around it as well.
+ */
 static void
 wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	int			level;
+	int			slot = -1;
+	ErrorContextCallback errcb;
+
 	/* policy first: a blocked or capped digest never starts */
 	wg_digest_rules_check(queryDesc, eflags);
 
-	PG_TRY();
-	{
-		if (prev_ExecutorStart)
-			prev_ExecutorStart(queryDesc, eflags);
-		else
-			standard_ExecutorStart(queryDesc, eflags);
-	}
-	PG_CATCH();
-	{
-		/* permission denied, a lock timeout opening a partition: recorded */
-		if (wg_internal_level == 0)
-			wg_latency_executor_start_failed(queryDesc, eflags, wg_nesting_level);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
+	nesting_resync();
+	level = wg_nesting_level;
 	if (likely(wg_internal_level == 0))
-		wg_latency_executor_start(queryDesc, eflags, wg_nesting_level);
+		slot = wg_latency_executor_starting(queryDesc, eflags, level);
+	if (slot >= 0)
+		wg_latency_watch_errors(&errcb);
+
+	wg_nesting_level = level + 1;
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+	wg_nesting_level = level;
+
+	if (slot >= 0)
+	{
+		wg_latency_unwatch_errors(&errcb);
+		wg_latency_executor_started(queryDesc, slot);
+	}
 }
 
 static void
 wg_ExecutorRun(WG_EXECUTORRUN_ARGS)
 {
-	bool		tracked = wg_latency_run_enter(queryDesc);
+	int			level = wg_nesting_level;
+	int			slot = wg_latency_run_enter(queryDesc);
+	ErrorContextCallback errcb;
 
-	wg_nesting_level++;
-	PG_TRY();
+	if (slot >= 0)
+		wg_latency_watch_errors(&errcb);
+
+	wg_nesting_level = level + 1;
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(WG_EXECUTORRUN_PASS);
+	else
+		standard_ExecutorRun(WG_EXECUTORRUN_PASS);
+	wg_nesting_level = level;
+
+	if (slot >= 0)
 	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(WG_EXECUTORRUN_PASS);
-		else
-			standard_ExecutorRun(WG_EXECUTORRUN_PASS);
+		wg_latency_unwatch_errors(&errcb);
+		wg_latency_run_exit(queryDesc, slot);
 	}
-	PG_CATCH();
-	{
-		wg_nesting_level--;
-		wg_latency_run_exit(queryDesc, tracked, true);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	wg_nesting_level--;
-	wg_latency_run_exit(queryDesc, tracked, false);
 }
 
 static void
 wg_ExecutorFinish(QueryDesc *queryDesc)
 {
-	bool		tracked;
+	int			level;
+	int			slot;
+	ErrorContextCallback errcb;
 
 	/*
 	 * A plain SELECT has nothing to finish: no ModifyTable to run to
 	 * completion, no AFTER trigger events at its own query level (nested
-	 * statements fire theirs in their own ExecutorFinish).  Skip the timing
-	 * and the PG_TRY.
+	 * statements fire theirs in their own ExecutorFinish).
 	 */
 	if (queryDesc->operation == CMD_SELECT &&
 		!queryDesc->plannedstmt->hasModifyingCTE)
@@ -320,24 +368,23 @@ wg_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
-	tracked = wg_latency_run_enter(queryDesc);
-	wg_nesting_level++;
-	PG_TRY();
+	level = wg_nesting_level;
+	slot = wg_latency_run_enter(queryDesc);
+	if (slot >= 0)
+		wg_latency_watch_errors(&errcb);
+
+	wg_nesting_level = level + 1;
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	wg_nesting_level = level;
+
+	if (slot >= 0)
 	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
+		wg_latency_unwatch_errors(&errcb);
+		wg_latency_run_exit(queryDesc, slot);
 	}
-	PG_CATCH();
-	{
-		wg_nesting_level--;
-		wg_latency_run_exit(queryDesc, tracked, true);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	wg_nesting_level--;
-	wg_latency_run_exit(queryDesc, tracked, false);
 }
 
 static void
@@ -352,25 +399,46 @@ wg_ExecutorEnd(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
+/* what wg_ProcessUtility found before the statement, for utility_guarded */
+typedef struct WgUtilityState
+{
+	uint64		queryid;
+	int			stmt_location;
+	int			stmt_len;
+	int			level;
+	bool		timed;
+	bool		drops_roles;
+	List	   *hidden_saved;
+	WgDdlState *ddl;
+	char	   *rules_token;
+} WgUtilityState;
+
+static void utility_guarded(PlannedStmt *pstmt, const char *queryString,
+							bool readOnlyTree, ProcessUtilityContext context,
+							ParamListInfo params, QueryEnvironment *queryEnv,
+							DestReceiver *dest, QueryCompletion *qc,
+							const WgUtilityState *st);
+
 static void
 wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
 				  ParamListInfo params, QueryEnvironment *queryEnv,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
-	/* pstmt may be freed by the statement (ROLLBACK): copy what we need */
-	uint64		queryid = wg_latency_utility_queryid(pstmt, wg_nesting_level);
-	int			stmt_location = pstmt->stmt_location;
-	int			stmt_len = pstmt->stmt_len;
-	int			level = wg_nesting_level;
-	volatile bool timed = wg_latency_utility_tracked(pstmt, queryid, level) &&
-		wg_internal_level == 0;
-	WgRedaction redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
-	TimestampTz start = 0;
-	List	   *hidden_saved;
-	WgDdlState *ddl;
+	WgUtilityState st;
 	char		rules_token;	/* its address: this statement's cap slots */
-	bool		drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
+	int			held_before;
+
+	/* pstmt may be freed by the statement (ROLLBACK): copy what we need */
+	nesting_resync();
+	st.level = wg_nesting_level;
+	st.queryid = wg_latency_utility_queryid(pstmt, st.level);
+	st.stmt_location = pstmt->stmt_location;
+	st.stmt_len = pstmt->stmt_len;
+	st.timed = wg_latency_utility_tracked(pstmt, st.queryid, st.level) &&
+		wg_internal_level == 0;
+	st.drops_roles = IsA(pstmt->utilityStmt, DropRoleStmt);
+	st.rules_token = &rules_token;
 
 	/*
 	 * A rule or disabled index committed since the last statement: seen by
@@ -386,12 +454,53 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * here is given back when the statement ends; should the two calls
 	 * below fail, by the abort of the (sub)transaction.
 	 */
-	wg_digest_rules_utility_check(pstmt, queryid, &rules_token);
+	held_before = wg_digest_rules_nheld;
+	wg_digest_rules_utility_check(pstmt, st.queryid, &rules_token);
 
-	hidden_saved = wg_index_hide_utility_before(pstmt);
+	st.hidden_saved = wg_index_hide_utility_before(pstmt);
 
 	/* DDL policy: a refused DDL raises its error here, before it runs */
-	ddl = wg_ddl_begin(pstmt, queryString, context);
+	st.ddl = wg_ddl_begin(pstmt, queryString, context);
+
+	/*
+	 * Nothing to time, no cap slot taken, no DDL and no bookkeeping after
+	 * it (EXECUTE, transaction control, SET, ...): nothing to do on the way
+	 * out either, so no PG_TRY (about 250 instructions per EXECUTE).
+	 */
+	if (!st.timed && st.ddl == NULL && st.hidden_saved == NIL &&
+		!st.drops_roles && wg_digest_rules_nheld == held_before)
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		return;
+	}
+	utility_guarded(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc, &st);
+}
+
+/*
+ * The statement, with what must happen when it ends or fails: its latency,
+ * its cap slots, the DDL guard's record, the bookkeeping after it.
+ */
+static pg_noinline void
+utility_guarded(PlannedStmt *pstmt, const char *queryString,
+				bool readOnlyTree, ProcessUtilityContext context,
+				ParamListInfo params, QueryEnvironment *queryEnv,
+				DestReceiver *dest, QueryCompletion *qc,
+				const WgUtilityState *st)
+{
+	uint64		queryid = st->queryid;
+	int			stmt_location = st->stmt_location;
+	int			stmt_len = st->stmt_len;
+	int			level = st->level;
+	bool		timed = st->timed;
+	WgDdlState *ddl = st->ddl;
+	WgRedaction redaction = wg_redaction(timed ? pstmt->utilityStmt : NULL);
+	volatile TimestampTz start = 0;
 
 	/*
 	 * As in pg_stat_statements, the nesting level is raised only around
@@ -420,13 +529,13 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			wg_latency_utility_done(queryid, level, &redaction, queryString,
 									stmt_location, stmt_len, start, true);
 		}
-		wg_digest_rules_release(&rules_token);
+		wg_digest_rules_release(st->rules_token);
 		if (ddl)
 			wg_ddl_error(ddl);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	wg_digest_rules_release(&rules_token);
+	wg_digest_rules_release(st->rules_token);
 
 	/*
 	 * The bookkeeping after the statement (REINDEX carry-over, the DDL
@@ -436,8 +545,8 @@ wg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	wg_nesting_level = level + 1;
 	PG_TRY();
 	{
-		wg_index_hide_utility_after(hidden_saved);
-		if (drops_roles)
+		wg_index_hide_utility_after(st->hidden_saved);
+		if (st->drops_roles)
 			wg_digest_rules_roles_dropped();
 
 		if (timed)
@@ -461,7 +570,9 @@ wg_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wg_config_caches_xact_end();
-			wg_latency_xact_cleanup(InvalidSubTransactionId);
+			wg_latency_abort(InvalidSubTransactionId, 0);
+			level_resync = true;
+			level_resync_msg = GetCurrentStatementStartTimestamp();
 			wg_ddl_xact_abort();
 			wg_digest_rules_xact_cleanup(InvalidSubTransactionId, false);
 			internal_cleanup(InvalidSubTransactionId);
@@ -478,7 +589,7 @@ wg_xact_callback(XactEvent event, void *arg)
 			 * ExecutorEnd: its cap slot would never come back, nor its
 			 * latency slot.
 			 */
-			wg_latency_xact_cleanup(InvalidSubTransactionId);
+			wg_latency_xact_end();
 			if (wg_digest_rules_nheld > 0)
 				wg_digest_rules_xact_cleanup(InvalidSubTransactionId, true);
 			internal_cleanup(InvalidSubTransactionId);
@@ -492,9 +603,28 @@ static void
 wg_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	int			depth = GetCurrentTransactionNestLevel();
+
+	if (event == SUBXACT_EVENT_START_SUB)
 	{
-		wg_latency_xact_cleanup(mySubid);
+		if (depth < WG_MAX_SUBXACT_DEPTH)
+			subxact_start_level[depth] = wg_nesting_level;
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		/* the error is handled where the subtransaction began */
+		if (depth < WG_MAX_SUBXACT_DEPTH)
+		{
+			wg_nesting_level = subxact_start_level[depth];
+			wg_latency_abort(mySubid, wg_nesting_level);
+		}
+		else
+		{
+			/* deeper than we keep: by subtransaction only, level at the next message */
+			wg_latency_abort(mySubid, INT_MAX);
+			level_resync = true;
+			level_resync_msg = GetCurrentStatementStartTimestamp();
+		}
 		wg_digest_rules_xact_cleanup(mySubid, false);
 		wg_ddl_subxact_abort();
 		internal_cleanup(mySubid);

@@ -126,6 +126,60 @@ SET workload_guard.track = 'top';
 SELECT calls, toplevel FROM workload_guard.statement_latency
 WHERE query LIKE '%AS nesting_probe';
 
+-- Failures are found at the abort of the (sub)transaction that handles
+-- them (no hook catches errors): the failed statement is recorded once,
+-- with its error, and every level is right afterwards.
+SELECT workload_guard.reset_latency() >= 0 AS reset;
+SET workload_guard.track = 'all';
+-- permission denied in ExecutorStart
+CREATE ROLE regress_edge_noperm;
+GRANT USAGE ON SCHEMA workload_guard TO regress_edge_noperm;
+SET ROLE regress_edge_noperm;
+SELECT count(*) AS start_fail FROM edge_t;
+RESET ROLE;
+-- an error caught by an EXCEPTION block: the statement that failed is
+-- nested and failed, the one after it in the function still nested
+CREATE FUNCTION edge_catch() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE x int;
+BEGIN
+  BEGIN
+    SELECT 1 / (id - id) AS caught_fail INTO x FROM edge_t WHERE id = 1;
+  EXCEPTION WHEN division_by_zero THEN NULL;
+  END;
+  SELECT count(*) AS after_catch INTO x FROM edge_t WHERE id > 0;
+  RETURN x;
+END $$;
+SELECT edge_catch() AS catch_top;
+-- a procedure's ROLLBACK aborts its transaction without an error: its
+-- next statements are still nested
+CREATE PROCEDURE edge_rollback() LANGUAGE plpgsql AS $$
+DECLARE x int;
+BEGIN
+  INSERT INTO edge_trg VALUES (1);
+  ROLLBACK;
+  SELECT max(id) AS after_rollback INTO x FROM edge_t;
+END $$;
+CALL edge_rollback();
+-- a cursor's query failing in FETCH, rolled back to a savepoint
+BEGIN;
+DECLARE c3 CURSOR FOR SELECT 1 / (id - 2) AS fetch_fail FROM edge_t;
+SAVEPOINT s1;
+FETCH 3 FROM c3;
+ROLLBACK TO SAVEPOINT s1;
+COMMIT;
+SET workload_guard.track = 'top';
+-- (the cursor's query is shown with the text of its DECLARE)
+SELECT calls, errors, toplevel,
+       regexp_replace(query, '^.* AS ([a-z_]+).*$', '\1') AS what
+FROM workload_guard.statement_latency
+WHERE (query ~ ' AS (start_fail|caught_fail|after_catch|catch_top|after_rollback)'
+       AND query !~ '^CREATE') OR query ~ '^DECLARE c3'
+ORDER BY what, toplevel;
+DROP PROCEDURE edge_rollback();
+DROP FUNCTION edge_catch();
+REVOKE USAGE ON SCHEMA workload_guard FROM regress_edge_noperm;
+DROP ROLE regress_edge_noperm;
+
 DROP PROCEDURE edge_proc();
 DROP FUNCTION edge_rec(int);
 DROP TABLE edge_t, edge_trg;
