@@ -421,6 +421,24 @@ rules_cache_dropped(void *arg)
 	session_valid = false;
 }
 
+/*
+ * The rules hash is keyed by queryid, itself a 64-bit hash: mixing it
+ * (Fibonacci hashing) and comparing it as an integer is cheaper than
+ * HASH_BLOBS' hash_bytes and memcmp, and this probe runs at every statement
+ * while the database holds a rule.
+ */
+static uint32
+queryid_hash(const void *key, Size keysize)
+{
+	return (uint32) ((*(const uint64 *) key * UINT64CONST(0x9E3779B97F4A7C15)) >> 32);
+}
+
+static int
+queryid_match(const void *a, const void *b, Size keysize)
+{
+	return *(const uint64 *) a != *(const uint64 *) b;
+}
+
 static void
 rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 {
@@ -437,9 +455,11 @@ rules_cache_begin(MemoryContext cxt, Oid relid, void *arg)
 	session_valid = false;
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(WgRuleEntry);
+	ctl.hash = queryid_hash;
+	ctl.match = queryid_match;
 	ctl.hcxt = cxt;
 	rules_hash = hash_create("workload_guard digest rules", 64, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	rules_dbname = get_database_name(MyDatabaseId);
 
 	if (!OidIsValid(relid))
