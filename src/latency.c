@@ -597,31 +597,37 @@ atomic_max_u64(pg_atomic_uint64 *v, uint64 x)
 }
 
 /*
- * Add one execution to a digest.  Caller holds wg_lat->lock (either mode).
- * Merged executions may be older than the recent window's slots: they
- * count in the window only while their epoch is still there.
+ * Add executions to a digest.  Caller holds wg_lat->lock (either mode).
+ * The counters that only sum (calls, total, min/max, errors) take a batch
+ * at once (wg_latency_digest_add_sum); each execution's buckets, the
+ * cumulative one and the recent window's, are added one by one
+ * (wg_latency_digest_add_event).  Merged executions may be older than the
+ * recent window's slots: they count in the window only while their epoch
+ * is still there.
  */
 void
-wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
-		   bool failed, bool canceled)
+wg_latency_digest_add_sum(WgDigest *d, const WgDigestSum *sum)
+{
+	pg_atomic_fetch_add_u64(&d->calls, sum->calls);
+	pg_atomic_fetch_add_u64(&d->total_ns, sum->total_ns);
+	atomic_min_u64(&d->min_ns, sum->min_ns);
+	atomic_max_u64(&d->max_ns, sum->max_ns);
+	if (unlikely(sum->out_of_range > 0))
+		pg_atomic_fetch_add_u64(&d->out_of_range, sum->out_of_range);
+	if (unlikely(sum->errors > 0))
+		pg_atomic_fetch_add_u64(&d->errors, sum->errors);
+	if (unlikely(sum->cancels > 0))
+		pg_atomic_fetch_add_u64(&d->cancels, sum->cancels);
+}
+
+void
+wg_latency_digest_add_event(WgDigest *d, int bucket, uint64 now_ns, bool failed)
 {
 	uint64		epoch = recent_epoch_of(now_ns);
 	int			s = (int) (epoch & 1);
 	uint64		ep;
 
-	pg_atomic_fetch_add_u64(&d->calls, 1);
-	pg_atomic_fetch_add_u64(&d->total_ns, ns);
 	pg_atomic_fetch_add_u64(&d->buckets[bucket], 1);
-	atomic_min_u64(&d->min_ns, ns);
-	atomic_max_u64(&d->max_ns, ns);
-	if (unlikely(range != WG_HIST_IN_RANGE))
-		pg_atomic_fetch_add_u64(&d->out_of_range, 1);
-	if (unlikely(failed))
-	{
-		pg_atomic_fetch_add_u64(&d->errors, 1);
-		if (canceled)
-			pg_atomic_fetch_add_u64(&d->cancels, 1);
-	}
 
 	/* recent window; see the protocol in the file header */
 	ep = pg_atomic_read_u64(&d->recent_epoch[s]);
@@ -645,6 +651,19 @@ wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistR
 	pg_atomic_fetch_add_u32(&d->recent[s][bucket], 1);
 	if (unlikely(failed))
 		pg_atomic_fetch_add_u32(&d->recent_errors[s], 1);
+}
+
+/* one execution */
+void
+wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket, WgHistRange range,
+					  bool failed, bool canceled)
+{
+	WgDigestSum sum;
+
+	wg_digest_sum_init(&sum);
+	wg_digest_sum_add(&sum, ns, range, failed, canceled);
+	wg_latency_digest_add_sum(d, &sum);
+	wg_latency_digest_add_event(d, bucket, now_ns, failed);
 }
 
 /*

@@ -129,6 +129,46 @@ extern WgDigest *wg_latency_digest_enter(const WgLatencyKey *key, TimestampTz si
 extern int64 wg_latency_store_remove(bool all, uint64 queryid);
 
 /* add one execution to a digest; caller holds wg_lat->lock (either mode) */
+/* a batch of one digest's executions, for the counters that only sum */
+typedef struct WgDigestSum
+{
+	uint64		calls;
+	uint64		total_ns;
+	uint64		min_ns;
+	uint64		max_ns;
+	uint64		out_of_range;
+	uint64		errors;
+	uint64		cancels;
+} WgDigestSum;
+
+static inline void
+wg_digest_sum_init(WgDigestSum *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	sum->min_ns = PG_UINT64_MAX;
+}
+
+static inline void
+wg_digest_sum_add(WgDigestSum *sum, uint64 ns, WgHistRange range,
+				  bool failed, bool canceled)
+{
+	sum->calls++;
+	sum->total_ns += ns;
+	if (ns < sum->min_ns)
+		sum->min_ns = ns;
+	if (ns > sum->max_ns)
+		sum->max_ns = ns;
+	if (range != WG_HIST_IN_RANGE)
+		sum->out_of_range++;
+	if (failed)
+		sum->errors++;
+	if (canceled)
+		sum->cancels++;
+}
+
+extern void wg_latency_digest_add_sum(WgDigest *d, const WgDigestSum *sum);
+extern void wg_latency_digest_add_event(WgDigest *d, int bucket, uint64 now_ns,
+										bool failed);
 extern void wg_latency_digest_add(WgDigest *d, uint64 ns, uint64 now_ns, int bucket,
 								  WgHistRange range, bool failed, bool canceled);
 /*

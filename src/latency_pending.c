@@ -165,6 +165,8 @@ fold_locked(WgBackendArea *a)
 {
 	uint64		head = pg_atomic_read_u64(&a->head);
 	uint64		tail;
+	WgDigest   *cur = NULL;
+	WgDigestSum sum;
 
 	pg_read_barrier();			/* the events are read after the head */
 	tail = pg_atomic_read_u64(&a->tail);
@@ -178,17 +180,29 @@ fold_locked(WgBackendArea *a)
 		WgDigest   *d;
 		WgHistRange range;
 		int			bucket;
+		bool		failed = (ev->flags & WG_EV_FAILED) != 0;
 
 		if (ev->slot < 0 || ev->slot >= wg_lat->max_digests)
 			continue;
 		d = &wg_lat->digests[ev->slot];
 		if (!d->in_use || d->generation != ev->generation)
 			continue;			/* evicted or reset since */
+
+		/* a run of one digest's executions sums into one set of adds */
+		if (d != cur)
+		{
+			if (cur != NULL)
+				wg_latency_digest_add_sum(cur, &sum);
+			cur = d;
+			wg_digest_sum_init(&sum);
+		}
 		bucket = wg_hist_bucket(ev->ns, &range);
-		wg_latency_digest_add(d, ev->ns, ev->end_ns, bucket, range,
-							  (ev->flags & WG_EV_FAILED) != 0,
-							  (ev->flags & WG_EV_CANCELED) != 0);
+		wg_digest_sum_add(&sum, ev->ns, range, failed,
+						  (ev->flags & WG_EV_CANCELED) != 0);
+		wg_latency_digest_add_event(d, bucket, ev->end_ns, failed);
 	}
+	if (cur != NULL)
+		wg_latency_digest_add_sum(cur, &sum);
 	LWLockRelease(wg_lat->lock);
 
 	pg_memory_barrier();		/* done reading before the slots are reused */
