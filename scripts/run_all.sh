@@ -111,6 +111,7 @@ if [ -n "$suites_failed" ]; then
 	echo "$passed passed, $failed failed"
 	exit 1
 fi
-rm -rf "$WORK"			# keep the scratch copy only when something failed
+# keep the scratch copy only when something failed (or WG_KEEP=1)
+if [ "${WG_KEEP:-0}" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
 echo "$passed passed, $failed failed"
 exit 0

@@ -152,6 +152,15 @@ static int	n_pending_start = 0;	/* levels of pending_start ever set */
  * statement of that message starts: the message's arrival for the first,
  * the end of the previous one for the others (a multi-statement string).
  */
+/*
+ * The top-level statement parsed last, and the message it was parsed in:
+ * an extended-protocol statement parsed in the message just before the
+ * one that plans it (Parse, then Bind) was parsed for this execution, and
+ * its time starts at the Parse message.
+ */
+static uint64 parsed_queryid = 0;
+static TimestampTz parsed_msg = 0;
+
 /* the last error seen beneath a hook of ours (wg_latency_error_seen) */
 static int	last_error_code = 0;
 static TimestampTz last_error_at = 0;
@@ -776,6 +785,12 @@ wg_latency_post_parse_analyze(Query *query, const JumbleState *jstate, int level
 	if (query->queryId == WG_NO_QUERYID || level >= WG_MAX_PLAN_LEVELS ||
 		!wg_latency_enabled(level))
 		return;
+	if (level == 0)
+	{
+		(void) top_start();		/* msg_ts: this message */
+		parsed_queryid = query->queryId;
+		parsed_msg = msg_ts;
+	}
 	if (jstate == NULL || jstate->clocations_count > WG_MAX_NORM_CONSTS)
 	{
 		/* constants unknown, or too many: the text up to the first literal */
@@ -810,6 +825,13 @@ wg_latency_plan_begin(uint64 queryid, int level, const char *query,
 	if (level < WG_MAX_PLAN_LEVELS)
 	{
 		pending_start[level].start = statement_start(level);
+		/* parsed in the message before this one, for this execution */
+		if (level == 0 && parsed_queryid == queryid)
+		{
+			if (parsed_msg == msg_prev_ts && parsed_msg != 0)
+				pending_start[0].start = Min(pending_start[0].start, parsed_msg);
+			parsed_queryid = 0;
+		}
 		pending_start[level].msg = msg_ts;
 		pending_start[level].queryid = queryid;
 		pending_start[level].planning = true;

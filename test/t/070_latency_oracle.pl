@@ -4,8 +4,9 @@
 # strings (one logged duration per string: the statements' recorded times
 # add up to it), the extended protocol (pgbench -M extended: parse, bind and
 # execute durations added up per execution), and a statement that waits
-# for a lock during parse analysis (another session holds ACCESS EXCLUSIVE;
-# the statement is recorded at 400 ms or more, as long as it waited).
+# for a lock during parse analysis, as a Query and through the extended
+# protocol's Parse (another session holds ACCESS EXCLUSIVE; the statement is
+# recorded at 400 ms or more, as long as it waited).
 # Per digest, the view's p50/p95/p99 are within the bucket bound (1/64) of
 # the exact nearest-rank percentiles of the logged durations, plus 20 µs for
 # what the log counts after the statement's end (the commit) and its
@@ -69,30 +70,49 @@ $node->command_ok(
 
 # a statement that waits for a lock in parse analysis: another session
 # holds ACCESS EXCLUSIVE until the waiter has waited 400 ms for sure (the
-# holder is cancelled then, which releases the lock)
-my ($lin, $lout, $lerr, $win, $wout, $werr) = ('', '', '', '', '', '');
-my $holder = IPC::Run::start [ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
-	"BEGIN; LOCK TABLE oracle_t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT" ],
-  '<', \$lin, '>', \$lout, '2>', \$lerr;
-$node->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM pg_locks
-	 WHERE mode = 'AccessExclusiveLock' AND granted
-	   AND relation = (SELECT oid FROM pg_class WHERE relname = 'oracle_t')})
-  or die 'the lock holder did not start';
-my $waiter = IPC::Run::start [ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
-	"SELECT count(*) FROM oracle_t" ],
-  '<', \$win, '>', \$wout, '2>', \$werr;
-$node->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM pg_stat_activity
-	 WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT count(*) FROM oracle_t%'})
-  or die 'the waiter did not wait';
-Time::HiRes::sleep(0.4);
-$node->safe_psql('postgres', q{
-	SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-	 WHERE query LIKE 'BEGIN; LOCK TABLE oracle_t%'});
-$waiter->finish;
-$holder->finish;
+# holder is cancelled then, which releases the lock).  Once as a simple
+# Query, once through the extended protocol, where the wait is in the Parse
+# message (the statement is parsed for this execution: its time starts
+# there).
+sub wait_for_lock
+{
+	my ($waiter_cmd, $like) = @_;
+	my ($lin, $lout, $lerr, $win, $wout, $werr) = ('', '', '', '', '', '');
+	my $holder = IPC::Run::start [ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
+		"BEGIN; LOCK TABLE oracle_t IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT" ],
+	  '<', \$lin, '>', \$lout, '2>', \$lerr;
+	$node->poll_query_until('postgres', q{
+		SELECT count(*) > 0 FROM pg_locks
+		 WHERE mode = 'AccessExclusiveLock' AND granted
+		   AND relation = (SELECT oid FROM pg_class WHERE relname = 'oracle_t')})
+	  or die 'the lock holder did not start';
+	my $waiter = IPC::Run::start $waiter_cmd, '<', \$win, '>', \$wout, '2>', \$werr;
+	$node->poll_query_until('postgres', qq{
+		SELECT count(*) > 0 FROM pg_stat_activity
+		 WHERE wait_event_type = 'Lock' AND query LIKE '$like%'})
+	  or die 'the waiter did not wait';
+	Time::HiRes::sleep(0.4);
+	$node->safe_psql('postgres', q{
+		SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		 WHERE query LIKE 'BEGIN; LOCK TABLE oracle_t%'});
+	$waiter->finish;
+	$holder->finish;
+	return $wout;
+}
+
+my $wout = wait_for_lock(
+	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', "SELECT count(*) FROM oracle_t" ],
+	'SELECT count(*) FROM oracle_t');
 is($wout, "100\n", 'the waiter ran once the lock was released');
+
+my $lscript = $node->basedir . '/locked_ext.sql';
+open my $lfh, '>', $lscript or die;
+print $lfh "SELECT max(a) FROM oracle_t;\n";
+close $lfh;
+wait_for_lock(
+	[ 'pgbench', '-n', '-M', 'extended', '-t', '1', '-f', $lscript,
+	  '-d', $node->connstr('postgres') ],
+	'SELECT max(a) FROM oracle_t');
 
 # the log, statement by statement
 my $log = slurp_file($node->logfile, $log_offset);
@@ -104,6 +124,7 @@ for my $line (split /\n/, $log)
 	my ($pid, $d, $kind, $text) = ($1, $2, $3, $4);
 	my $tag =
 		$text =~ /^SELECT count\(\*\) FROM oracle_t/ ? 'locked'
+	  : $text =~ /^SELECT max\(a\) FROM oracle_t/ ? 'locked_ext'
 	  : $text =~ /^SELECT pg_sleep\([^)]*\), 1, 2, 3/ ? 'ext'
 	  : $text =~ /^SELECT pg_sleep\([^)]*\), 1;/ ? 'multi'
 	  : $text =~ /^SELECT pg_sleep\([^)]*\);?$/ ? 'single'
@@ -130,7 +151,8 @@ my %shape = (
 	single => 'SELECT pg_sleep(1 / 1000.0)',
 	multi1 => 'SELECT pg_sleep(1 / 1000.0), 1',
 	multi2 => 'SELECT pg_sleep(1 / 1000.0), 1, 2',
-	locked => 'SELECT count(*) FROM oracle_t');
+	locked => 'SELECT count(*) FROM oracle_t',
+	locked_ext => 'SELECT max(a) FROM oracle_t');
 
 sub qid_of
 {
@@ -178,16 +200,17 @@ for my $tag ('single', 'ext')
 		sprintf('multi-statement strings: %.3f ms recorded, %.3f ms logged', $ours, $exact));
 }
 
-# the lock wait is part of the statement
+# the lock wait is part of the statement, in the Parse message too
+for my $tag ('locked', 'locked_ext')
 {
-	my $qid = qid_of('locked');
+	my $qid = qid_of($tag);
 	my $ours = $node->safe_psql('postgres',
 		"SELECT max_ms FROM workload_guard.statement_latency WHERE queryid = $qid");
-	my $exact = $logged{locked}[0] // 0;
-	$summary{locked} = sprintf(' %.3f/%.3f ms', $ours, $exact);
-	cmp_ok($ours, '>=', 400, "the lock-waiting statement is recorded at $ours ms");
+	my $exact = $logged{$tag}[0] // 0;
+	$summary{$tag} = sprintf(' %.3f/%.3f ms', $ours, $exact);
+	cmp_ok($ours, '>=', 400, "$tag: the lock-waiting statement is recorded at $ours ms");
 	ok(abs($ours - $exact) <= $exact / 64 + 0.02,
-		sprintf('lock wait: %.3f ms recorded, %.3f ms logged', $ours, $exact));
+		sprintf('%s lock wait: %.3f ms recorded, %.3f ms logged', $tag, $ours, $exact));
 }
 
 diag "recorded/logged:$_$summary{$_}" for sort keys %summary;
