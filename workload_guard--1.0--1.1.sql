@@ -588,3 +588,18 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Lifting one role's rules (src/digest_rules.c)
+------------------------------------------------------------------------------
+
+-- role NULL: the rules of any role and none, as application_name NULL; a
+-- role: only the rules scoped to it (unblock_digest(NULL, role => 'r')
+-- lifts r's rules over every digest and no other role's)
+DROP FUNCTION unblock_digest(bigint, text);
+CREATE FUNCTION unblock_digest(queryid bigint, application_name text DEFAULT NULL,
+    role regrole DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'wg_unblock_digest'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION unblock_digest(bigint, text, regrole) FROM PUBLIC;

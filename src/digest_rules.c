@@ -1812,25 +1812,28 @@ rules_write(const RuleArgs *a, const char *created_by)
 static int64
 rules_delete(const RuleArgs *a)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
+	Oid			types[3] = {INT8OID, TEXTOID, OIDOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	int64		n = 0;
 
 	values[0] = Int64GetDatum((int64) a->queryid);
 	values[1] = CStringGetTextDatum(a->appname);
 	nulls[1] = a->appname[0] != '\0' ? ' ' : 'n';
+	values[2] = ObjectIdGetDatum(a->roleid);
+	nulls[2] = OidIsValid(a->roleid) ? ' ' : 'n';
 	spi_exec("LOCK TABLE workload_guard.digest_rules IN SHARE ROW EXCLUSIVE MODE",
 			 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	rules_check_snapshot(a->queryid, a->every_digest);
-	if (a->every_digest || a->appname[0] != '\0')
+	if (a->every_digest || a->appname[0] != '\0' || OidIsValid(a->roleid))
 	{
 		/* 1.1's arguments: the table has application_name (1.1's script) */
 		nulls[0] = a->every_digest ? 'n' : ' ';
 		spi_exec_latest("DELETE FROM workload_guard.digest_rules "
 						"WHERE queryid IS NOT DISTINCT FROM $1 "
-						"AND ($2 IS NULL OR application_name = $2)",
-						2, types, values, nulls, SPI_OK_DELETE);
+						"AND ($2 IS NULL OR application_name = $2) "
+						"AND ($3 IS NULL OR role::oid = $3)",
+						3, types, values, nulls, SPI_OK_DELETE);
 		n = (int64) SPI_processed;
 	}
 	else if (a->queryid != 0)
@@ -1934,6 +1937,28 @@ arg_application_name(FunctionCallInfo fcinfo, int argno, char *appname)
 	appname[len] = '\0';
 }
 
+/* scope: role, by OID and (to tell a reused OID apart) name */
+static void
+arg_role(FunctionCallInfo fcinfo, int role_arg, RuleArgs *a)
+{
+	a->roleid = PG_ARGISNULL(role_arg) ? InvalidOid : PG_GETARG_OID(role_arg);
+	if (!PG_ARGISNULL(role_arg) && !OidIsValid(a->roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID 0 does not exist"),
+				 errhint("Pass role => NULL for a rule on every role.")));
+	if (OidIsValid(a->roleid))
+	{
+		char	   *name = GetUserNameFromId(a->roleid, true);
+
+		if (name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("role with OID %u does not exist", a->roleid)));
+		namestrcpy(&a->role_name, name);
+	}
+}
+
 /*
  * The arguments every rule function shares, from reason on (reason,
  * expires_in, role, database, dry_run, and in 1.1 application_name), and
@@ -1993,23 +2018,7 @@ arg_common(FunctionCallInfo fcinfo, RuleArgs *a, int reason_arg,
 					 errhint("Pass NULL for a rule that does not expire.")));
 	}
 
-	/* scope: role, by OID and (to tell a reused OID apart) name */
-	a->roleid = PG_ARGISNULL(role_arg) ? InvalidOid : PG_GETARG_OID(role_arg);
-	if (!PG_ARGISNULL(role_arg) && !OidIsValid(a->roleid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role with OID 0 does not exist"),
-				 errhint("Pass role => NULL for a rule on every role.")));
-	if (OidIsValid(a->roleid))
-	{
-		char	   *name = GetUserNameFromId(a->roleid, true);
-
-		if (name == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("role with OID %u does not exist", a->roleid)));
-		namestrcpy(&a->role_name, name);
-	}
+	arg_role(fcinfo, role_arg, a);
 
 	/* scope: database; only this one's sessions read this table */
 	a->dbname = PG_ARGISNULL(db_arg) ? NULL : PG_GETARG_NAME(db_arg);
@@ -2195,6 +2204,8 @@ wg_unblock_digest(PG_FUNCTION_ARGS)
 	a.queryid = arg_queryid(fcinfo, 0, PG_NARGS() > 1);
 	a.every_digest = (a.queryid == 0);
 	arg_application_name(fcinfo, 1, a.appname);
+	if (PG_NARGS() > 2)
+		arg_role(fcinfo, 2, &a);
 	PG_RETURN_INT32((int32) rules_as_owner(&a, true));
 }
 

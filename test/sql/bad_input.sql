@@ -429,7 +429,11 @@ INSERT INTO bi_case (obj, arg, sql) VALUES
 ('unblock_digest', 'application_name', $$SELECT workload_guard.unblock_digest(1, NULL)$$),
 ('unblock_digest', 'application_name', $$SELECT workload_guard.unblock_digest(1, '')$$),
 ('unblock_digest', 'application_name', $$SELECT workload_guard.unblock_digest(1, repeat('a', 64))$$),
-('unblock_digest', 'application_name', $$SELECT workload_guard.block_digest(NULL, application_name => 'batch'); SELECT workload_guard.unblock_digest(NULL, 'batch')$$);
+('unblock_digest', 'application_name', $$SELECT workload_guard.block_digest(NULL, application_name => 'batch'); SELECT workload_guard.unblock_digest(NULL, 'batch')$$),
+('unblock_digest', 'role', $$SELECT workload_guard.unblock_digest(1, role => NULL)$$),
+('unblock_digest', 'role', $$SELECT workload_guard.unblock_digest(1, role => 0)$$),
+('unblock_digest', 'role', $$SELECT workload_guard.unblock_digest(1, role => 4294967290::oid::regrole)$$),
+('unblock_digest', 'role', $$SELECT workload_guard.unblock_digest(1, role => 'no_such_role_bi')$$);
 
 \pset format unaligned
 \pset footer off

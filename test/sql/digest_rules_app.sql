@@ -160,6 +160,12 @@ SELECT 5 AS not_the_role;
 \set VERBOSITY default
 SELECT queryid, mode, role, application_name, refused, admitted
   FROM workload_guard.digest_rule_activity ORDER BY mode;
+-- lifting one role's rules over every digest leaves the other rules
+SELECT workload_guard.block_digest(NULL, 'everyone in app-d', application_name => 'app-d');
+SELECT workload_guard.unblock_digest(NULL, role => 'regress_wg_app_r1') AS lifted;
+SELECT queryid IS NULL AS every_digest, role, application_name
+  FROM workload_guard.digest_rules ORDER BY application_name;
+SELECT workload_guard.unblock_digest(NULL, role => 0);
 SELECT workload_guard.unblock_digest(NULL);
 
 -- a statement must satisfy every rule that matches it: its digest's and

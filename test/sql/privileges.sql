@@ -26,7 +26,7 @@ CREATE EXTENSION workload_guard;
 GRANT EXECUTE ON FUNCTION
     workload_guard.block_digest(bigint, text, interval, regrole, name, boolean, text),
     workload_guard.cap_digest(bigint, integer, text, interval, regrole, name, boolean, text),
-    workload_guard.unblock_digest(bigint, text),
+    workload_guard.unblock_digest(bigint, text, regrole),
     workload_guard.rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean, text),
     workload_guard.budget_digest(bigint, double precision, text, interval, regrole, name, boolean, text),
     workload_guard.disable_index(regclass, text, boolean),
