@@ -168,12 +168,15 @@ FETCH 3 FROM c3;
 ROLLBACK TO SAVEPOINT s1;
 COMMIT;
 SET workload_guard.track = 'top';
--- (the cursor's query is shown with the text of its DECLARE)
+-- (the cursor's query has the text of its DECLARE up to PostgreSQL 17,
+-- its own from 18)
 SELECT calls, errors, toplevel,
-       regexp_replace(query, '^.* AS ([a-z_]+).*$', '\1') AS what
+       CASE WHEN query ~ '^DECLARE c3' AND toplevel THEN 'declare'
+            WHEN query ~ '^DECLARE c3' OR query ~ 'AS fetch_fail' THEN 'fetch_fail'
+            ELSE regexp_replace(query, '^.* AS ([a-z_]+).*$', '\1') END AS what
 FROM workload_guard.statement_latency
-WHERE (query ~ ' AS (start_fail|caught_fail|after_catch|catch_top|after_rollback)'
-       AND query !~ '^CREATE') OR query ~ '^DECLARE c3'
+WHERE (query ~ ' AS (start_fail|caught_fail|after_catch|catch_top|after_rollback|fetch_fail)'
+       AND query !~ '^(CREATE|DECLARE)') OR query ~ '^DECLARE c3'
 ORDER BY what, toplevel;
 DROP PROCEDURE edge_rollback();
 DROP FUNCTION edge_catch();
