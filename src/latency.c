@@ -50,6 +50,23 @@
  * cleaned at (sub)transaction abort for executions that never reached
  * ExecutorEnd.
  *
+ * Failures.  No hook catches errors (a PG_TRY costs a setjmp per hook and
+ * statement).  An execution is active while one of its hooks is on the
+ * stack (ExecutorStart, Run, Finish; pending_start[level].planning for its
+ * planning).  An error unwinds past those hooks and is handled where a
+ * (sub)transaction aborts: there (wg_latency_abort) every execution and
+ * planning still active at the level of the code handling the error or
+ * deeper (workload_guard.c restores that level), or begun in the aborted
+ * subtransaction, is recorded as failed, once, and forgotten.  Its end and
+ * its error code come from an error context callback the hooks push
+ * (wg_latency_error_seen): errfinish runs it for every error raised beneath
+ * them, before any handler, so the time is the error's, not the abort's,
+ * and a cancel (statement_timeout) is told apart from other errors even
+ * when a PL/pgSQL EXCEPTION block flushes the error before it rolls back.
+ * The memory of a failed execution (its source text) is still there at the
+ * abort callbacks: portals and SPI memory are released after them.  At
+ * backend exit (FATAL, pg_terminate_backend) nothing is recorded.
+ *
  * Memory per digest is fixed: 8 KiB of cumulative buckets (1024 x uint64),
  * 8 KiB for the two recent-window slots (2 x 1024 x uint32), the sample
  * query text and ~200 bytes of counters; see WgDigest and the README.
