@@ -8,9 +8,10 @@
 # protocol's Parse (another session holds ACCESS EXCLUSIVE; the statement is
 # recorded at 400 ms or more, as long as it waited).
 # Per digest, the view's p50/p95/p99 are within the bucket bound (1/64) of
-# the exact nearest-rank percentiles of the logged durations, plus 20 µs for
-# what the log counts after the statement's end (the commit) and its
-# rounding.
+# the exact nearest-rank percentiles of the logged durations, plus a slack
+# for what the log counts after the statement's end (the commit) and its
+# rounding: the median logged duration of a trivial statement, at least
+# 20 µs (much more under make test-sanitize).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -46,6 +47,10 @@ my @ms = map { 5 + ($_ * 37) % 60 } 1 .. 40;
 # single statements: each line is its own Query message
 $node->safe_psql('postgres',
 	join('', map { "SELECT pg_sleep($_ / 1000.0);\n" } @ms));
+# and trivial ones: their logged duration is what the log counts besides
+# the statement (the commit, the log line's preparation), a few µs here and
+# much more in an assert-enabled, sanitized build: the tolerance's slack
+$node->safe_psql('postgres', "SELECT 1 AS oracle_trivial;\n" x 20);
 
 # multi-statement strings: one message, one logged duration for both
 for my $i (0 .. 9)
@@ -128,6 +133,7 @@ for my $line (split /\n/, $log)
 	  : $text =~ /^SELECT pg_sleep\([^)]*\), 1, 2, 3/ ? 'ext'
 	  : $text =~ /^SELECT pg_sleep\([^)]*\), 1;/ ? 'multi'
 	  : $text =~ /^SELECT pg_sleep\([^)]*\);?$/ ? 'single'
+	  : $text =~ /^SELECT 1 AS oracle_trivial/ ? 'trivial'
 	  : next;
 	if ($kind eq 'parse' || $kind eq 'bind')
 	{
@@ -165,6 +171,10 @@ sub qid_of
 		"SELECT workload_guard.queryid_of(\$q\$$shape{$tag}\$q\$)");
 }
 
+# at least the 20 µs of the log's rounding and commit on a plain build
+my $slack = exact_pct($logged{trivial} // [0], 0.5);
+$slack = 0.02 if $slack < 0.02;
+
 my %summary;
 for my $tag ('single', 'ext')
 {
@@ -177,7 +187,7 @@ for my $tag ('single', 'ext')
 		my $exact = exact_pct($logged{$tag}, $f);
 		my $ours = $node->safe_psql('postgres',
 			"SELECT workload_guard.latency_percentile($qid, $f)");
-		my $tol = $exact / 64 + 0.02;
+		my $tol = $exact / 64 + $slack;
 		my $err = $exact ? ($ours - $exact) / $exact * 100 : 0;
 		$summary{$tag} .= sprintf(' p%g %.3f/%.3f ms (%+.2f %%)', $f * 100, $ours, $exact, $err);
 		ok(abs($ours - $exact) <= $tol,
@@ -196,7 +206,7 @@ for my $tag ('single', 'ext')
 	my $n = scalar @{ $logged{multi} // [] };
 	$summary{multi} = sprintf(' total %.3f/%.3f ms', $ours, $exact);
 	is($n, 10, 'every multi-statement string is logged once');
-	ok(abs($ours - $exact) <= $exact / 64 + 0.02 * $n,
+	ok(abs($ours - $exact) <= $exact / 64 + $slack * $n,
 		sprintf('multi-statement strings: %.3f ms recorded, %.3f ms logged', $ours, $exact));
 }
 
@@ -209,10 +219,11 @@ for my $tag ('locked', 'locked_ext')
 	my $exact = $logged{$tag}[0] // 0;
 	$summary{$tag} = sprintf(' %.3f/%.3f ms', $ours, $exact);
 	cmp_ok($ours, '>=', 400, "$tag: the lock-waiting statement is recorded at $ours ms");
-	ok(abs($ours - $exact) <= $exact / 64 + 0.02,
+	ok(abs($ours - $exact) <= $exact / 64 + $slack,
 		sprintf('%s lock wait: %.3f ms recorded, %.3f ms logged', $tag, $ours, $exact));
 }
 
+diag sprintf('slack (median logged duration of SELECT 1): %.3f ms', $slack);
 diag "recorded/logged:$_$summary{$_}" for sort keys %summary;
 
 $node->stop;
