@@ -322,36 +322,55 @@ wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 }
 
+/*
+ * ExecutorRun and ExecutorFinish: the execution is active and the level
+ * raised while they run; no PG_TRY (see the file header).
+ */
+typedef struct WgPhase
+{
+	int			level;			/* the level to go back to */
+	int			slot;			/* latency slot, -1: not tracked */
+	ErrorContextCallback errcb;
+} WgPhase;
+
+static inline void
+phase_begin(QueryDesc *queryDesc, WgPhase *ph)
+{
+	ph->level = wg_nesting_level;
+	ph->slot = wg_latency_run_enter(queryDesc);
+	if (ph->slot >= 0)
+		wg_latency_watch_errors(&ph->errcb);
+	wg_nesting_level = ph->level + 1;
+}
+
+static inline void
+phase_end(QueryDesc *queryDesc, WgPhase *ph)
+{
+	wg_nesting_level = ph->level;
+	if (ph->slot >= 0)
+	{
+		wg_latency_unwatch_errors(&ph->errcb);
+		wg_latency_run_exit(queryDesc, ph->slot);
+	}
+}
+
 static void
 wg_ExecutorRun(WG_EXECUTORRUN_ARGS)
 {
-	int			level = wg_nesting_level;
-	int			slot = wg_latency_run_enter(queryDesc);
-	ErrorContextCallback errcb;
+	WgPhase		ph;
 
-	if (slot >= 0)
-		wg_latency_watch_errors(&errcb);
-
-	wg_nesting_level = level + 1;
+	phase_begin(queryDesc, &ph);
 	if (prev_ExecutorRun)
 		prev_ExecutorRun(WG_EXECUTORRUN_PASS);
 	else
 		standard_ExecutorRun(WG_EXECUTORRUN_PASS);
-	wg_nesting_level = level;
-
-	if (slot >= 0)
-	{
-		wg_latency_unwatch_errors(&errcb);
-		wg_latency_run_exit(queryDesc, slot);
-	}
+	phase_end(queryDesc, &ph);
 }
 
 static void
 wg_ExecutorFinish(QueryDesc *queryDesc)
 {
-	int			level;
-	int			slot;
-	ErrorContextCallback errcb;
+	WgPhase		ph;
 
 	/*
 	 * A plain SELECT has nothing to finish: no ModifyTable to run to
@@ -368,23 +387,12 @@ wg_ExecutorFinish(QueryDesc *queryDesc)
 		return;
 	}
 
-	level = wg_nesting_level;
-	slot = wg_latency_run_enter(queryDesc);
-	if (slot >= 0)
-		wg_latency_watch_errors(&errcb);
-
-	wg_nesting_level = level + 1;
+	phase_begin(queryDesc, &ph);
 	if (prev_ExecutorFinish)
 		prev_ExecutorFinish(queryDesc);
 	else
 		standard_ExecutorFinish(queryDesc);
-	wg_nesting_level = level;
-
-	if (slot >= 0)
-	{
-		wg_latency_unwatch_errors(&errcb);
-		wg_latency_run_exit(queryDesc, slot);
-	}
+	phase_end(queryDesc, &ph);
 }
 
 static void
