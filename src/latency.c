@@ -63,10 +63,9 @@
  * them, before any handler, so the time is the error's, not the abort's,
  * and a cancel (statement_timeout) is told apart from other errors even
  * when a PL/pgSQL EXCEPTION block flushes the error before it rolls back.
- * The memory of a failed execution (its QueryDesc, its source text) is
- * still there at the abort callbacks: portals and SPI memory are released
- * after them.  At backend exit (FATAL, pg_terminate_backend) nothing is
- * recorded.
+ * The memory of a failed execution (its source text) is still there at the
+ * abort callbacks: portals and SPI memory are released after them.  At
+ * backend exit (FATAL, pg_terminate_backend) nothing is recorded.
  *
  * Memory per digest is fixed: 8 KiB of cumulative buckets (1024 x uint64),
  * 8 KiB for the two recent-window slots (2 x 1024 x uint32), the sample
@@ -137,6 +136,9 @@ typedef struct WgExecSlot
 	TimestampTz start;			/* when the statement began (see below) */
 	TimestampTz start_msg;		/* statement_timestamp() at ExecutorStart */
 	TimestampTz run_end;		/* clock at a run exit in a later message */
+	const char *source;			/* for the sample text of a failed one */
+	int			stmt_location;
+	int			stmt_len;
 } WgExecSlot;
 
 static WgExecSlot exec_slots[WG_MAX_EXEC_SLOTS];
@@ -939,7 +941,8 @@ executor_tracked(QueryDesc *queryDesc, int eflags, int level)
 int
 wg_latency_executor_starting(QueryDesc *queryDesc, int eflags, int level)
 {
-	uint64		queryid = queryDesc->plannedstmt->queryId;
+	PlannedStmt *ps = queryDesc->plannedstmt;
+	uint64		queryid = ps->queryId;
 	WgExecSlot *slot;
 
 	if (!executor_tracked(queryDesc, eflags, level))
@@ -972,6 +975,9 @@ wg_latency_executor_starting(QueryDesc *queryDesc, int eflags, int level)
 	/* at level 0 execution_start has just seen the message's timestamp */
 	slot->start_msg = level == 0 ? msg_ts : GetCurrentStatementStartTimestamp();
 	slot->run_end = 0;
+	slot->source = queryDesc->sourceText;
+	slot->stmt_location = ps->stmt_location;
+	slot->stmt_len = ps->stmt_len;
 	return n_exec_slots++;
 }
 
@@ -1042,9 +1048,7 @@ wg_latency_executor_end(QueryDesc *queryDesc)
 
 	latency_record_span(slot->queryid, slot->level, slot->start,
 						slot->run_end ? slot->run_end : GetCurrentTimestamp(), 0,
-						NULL, queryDesc->sourceText,
-						queryDesc->plannedstmt->stmt_location,
-						queryDesc->plannedstmt->stmt_len);
+						NULL, slot->source, slot->stmt_location, slot->stmt_len);
 	exec_slot_release(slot);
 }
 
@@ -1172,13 +1176,11 @@ wg_latency_abort(SubTransactionId aborted_subxid, int level)
 		if (slot->active > 0 && (top || slot->level >= level ||
 								 slot->subxid >= aborted_subxid))
 		{
-			/* the QueryDesc is still there: portals go after this callback */
 			if (record)
 				latency_record_span(slot->queryid, slot->level, slot->start,
 									failure_end(slot->start), code, NULL,
-									slot->qd->sourceText,
-									slot->qd->plannedstmt->stmt_location,
-									slot->qd->plannedstmt->stmt_len);
+									slot->source, slot->stmt_location,
+									slot->stmt_len);
 			slot->qd = NULL;	/* forgotten below */
 		}
 	}
