@@ -136,7 +136,13 @@ typedef struct WgExecSlot
 	TimestampTz start;			/* when the statement began (see below) */
 	TimestampTz start_msg;		/* statement_timestamp() at ExecutorStart */
 	TimestampTz run_end;		/* clock at a run exit in a later message */
-	const char *source;			/* for the sample text of a failed one */
+	/*
+	 * For the sample text of a failed one, copied from the QueryDesc: by
+	 * the abort callback the QueryDesc may be freed (AtAbort_Portals
+	 * deletes the portal's child contexts first), the text it points to is
+	 * not (the message's, the plan source's).
+	 */
+	const char *source;
 	int			stmt_location;
 	int			stmt_len;
 } WgExecSlot;
