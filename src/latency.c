@@ -43,7 +43,11 @@
  *	  divided by workload_guard.recent_window).  The first recorder of a new
  *	  epoch claims the stale slot by compare-and-swap to WG_EPOCH_CLEARING,
  *	  zeroes it and publishes the new epoch; recorders that find a slot being
- *	  cleared skip the recent window for that one call.  Nobody waits.
+ *	  cleared wait for it (WG_CLEAR_SPINS spins, then 10 µs naps): the
+ *	  clearing is a bounded loop of stores that no error or interrupt can
+ *	  cut short, and skipping the slot would lose the execution from the
+ *	  window and from the time budgets computed over it.  It happens once
+ *	  per window per digest, and only to recorders that collide with it.
  *
  * Per-backend state (exec_slots) maps a running QueryDesc to its accumulated
  * time without allocating anything: a small stack, searched from the top,
@@ -106,6 +110,7 @@
 #define WG_MAX_EXEC_SLOTS	64		/* executions open at once per backend */
 #define WG_MAX_PLAN_LEVELS	16		/* nesting levels with planning time kept */
 #define WG_EPOCH_CLEARING	PG_UINT64_MAX
+#define WG_CLEAR_SPINS		1000	/* spins on a slot being cleared, then naps */
 
 /* GUCs */
 int			wg_track = WG_TRACK_TOP;
@@ -652,6 +657,48 @@ wg_latency_digest_add_sum(WgDigest *d, const WgDigestSum *sum)
 		pg_atomic_fetch_add_u64(&d->cancels, sum->cancels);
 }
 
+/*
+ * Make recent slot s hold epoch, whose slot it is, given that it held ep:
+ * clear it when it is stale, wait while another recorder clears it.  False
+ * when the slot already holds a later epoch (the execution is older than
+ * the window).
+ */
+static pg_noinline bool
+recent_slot_claim(WgDigest *d, int s, uint64 epoch, uint64 ep)
+{
+	int			spins = 0;
+
+	for (;;)
+	{
+		if (ep == epoch)
+			return true;
+		if (ep == WG_EPOCH_CLEARING)
+		{
+			if (++spins < WG_CLEAR_SPINS)
+				pg_spin_delay();
+			else
+				pg_usleep(10L);
+		}
+		else if (ep > epoch)
+			return false;
+		else if (pg_atomic_compare_exchange_u64(&d->recent_epoch[s], &ep,
+												WG_EPOCH_CLEARING))
+		{
+			int			i;
+
+			for (i = 0; i < WG_HIST_BUCKETS; i++)
+				pg_atomic_write_u32(&d->recent[s][i], 0);
+			pg_atomic_write_u32(&d->recent_errors[s], 0);
+			pg_write_barrier();
+			pg_atomic_write_u64(&d->recent_epoch[s], epoch);
+			return true;
+		}
+		else
+			continue;			/* lost the race: ep holds the new value */
+		ep = pg_atomic_read_u64(&d->recent_epoch[s]);
+	}
+}
+
 void
 wg_latency_digest_add_event(WgDigest *d, int bucket, uint64 now_ns, bool failed)
 {
@@ -663,23 +710,8 @@ wg_latency_digest_add_event(WgDigest *d, int bucket, uint64 now_ns, bool failed)
 
 	/* recent window; see the protocol in the file header */
 	ep = pg_atomic_read_u64(&d->recent_epoch[s]);
-	if (unlikely(ep != epoch))
-	{
-		if (ep == WG_EPOCH_CLEARING || ep > epoch)
-			return;
-		if (pg_atomic_compare_exchange_u64(&d->recent_epoch[s], &ep, WG_EPOCH_CLEARING))
-		{
-			int			i;
-
-			for (i = 0; i < WG_HIST_BUCKETS; i++)
-				pg_atomic_write_u32(&d->recent[s][i], 0);
-			pg_atomic_write_u32(&d->recent_errors[s], 0);
-			pg_write_barrier();
-			pg_atomic_write_u64(&d->recent_epoch[s], epoch);
-		}
-		else if (ep != epoch)
-			return;				/* another backend is rotating the slot */
-	}
+	if (unlikely(ep != epoch) && !recent_slot_claim(d, s, epoch, ep))
+		return;
 	pg_atomic_fetch_add_u32(&d->recent[s][bucket], 1);
 	if (unlikely(failed))
 		pg_atomic_fetch_add_u32(&d->recent_errors[s], 1);
