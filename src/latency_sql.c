@@ -505,8 +505,11 @@ wg_latency_snapshot(int slot, const uint64 *queryid, uint64 now_ns,
  * window's histogram (each execution counted at its bucket's midpoint),
  * and the window's length in seconds (the current epoch and the one
  * before it).  For the time budgets of digest_rules.c: the one call that
- * couples them to the recorder.  Scans the table under the shared lock;
- * the caller limits how often.
+ * couples them to the recorder.  Like every reader it first merges the
+ * backends' pending executions: a long statement whose session then sits
+ * idle (a pool's connection) would otherwise stay in its ring, unseen by
+ * the budget.  Scans the table under the shared lock; the caller limits
+ * how often.
  */
 double
 wg_latency_recent_busy_ns(uint64 queryid, Oid dbid, double *seconds)
@@ -520,6 +523,7 @@ wg_latency_recent_busy_ns(uint64 queryid, Oid dbid, double *seconds)
 	*seconds = (double) (now_ns - (epoch - 1 - WG_EPOCH_BASE) * window_ns) / 1e9;
 	if (wg_lat == NULL)
 		return 0;
+	wg_latency_fold_all();
 	LWLockAcquire(wg_lat->lock, LW_SHARED);
 	for (i = 0; i < wg_lat->max_digests; i++)
 	{
