@@ -68,8 +68,11 @@
  * and a cancel (statement_timeout) is told apart from other errors even
  * when a PL/pgSQL EXCEPTION block flushes the error before it rolls back.
  * The memory of a failed execution (its source text) is still there at the
- * abort callbacks: portals and SPI memory are released after them.  At
- * backend exit (FATAL, pg_terminate_backend) nothing is recorded.
+ * abort callbacks: portals and SPI memory are released after them.  A
+ * statement ended by the backend's exit (pg_terminate_backend, a fast
+ * shutdown, any FATAL) is found the same way, at the abort that
+ * ShutdownPostgres runs: by then the backend's ring has been merged
+ * (latency_pending.c), so it goes down the shared path.
  *
  * Memory per digest is fixed: 8 KiB of cumulative buckets (1024 x uint64),
  * 8 KiB for the two recent-window slots (2 x 1024 x uint32), the sample
@@ -1176,14 +1179,14 @@ failure_end(TimestampTz start)
  * or begun in the aborted subtransaction, failed: recorded, then
  * forgotten, with every other execution begun in the aborted
  * subtransaction (or, at the top, in the transaction), which will never
- * reach ExecutorEnd.  At backend exit (FATAL, terminate) nothing is
- * recorded.
+ * reach ExecutorEnd.  Also at backend exit (FATAL, pg_terminate_backend):
+ * AbortTransaction has released every LWLock before its callbacks run.
  */
 void
 wg_latency_abort(SubTransactionId aborted_subxid, int level)
 {
 	bool		top = (aborted_subxid == InvalidSubTransactionId);
-	bool		record = !proc_exit_inprogress && wg_lat != NULL;
+	bool		record = wg_lat != NULL;
 	int			code = last_error_code != 0 ? last_error_code : ERRCODE_INTERNAL_ERROR;
 	int			keep = 0;
 	int			i;

@@ -281,7 +281,8 @@ wg_latency_pending_add(const WgLatencyKey *key, uint64 ns, uint64 end_ns,
 	WgDigest   *d;
 	WgPendingEvent *ev;
 
-	if (unlikely(!attached) && !attach())
+	/* at exit (after pending_exit, or before any attach): the shared path */
+	if (unlikely(!attached) && (proc_exit_inprogress || !attach()))
 		return false;
 	if (my_area == NULL)
 		return false;
@@ -330,7 +331,7 @@ wg_latency_pending_remember(const WgLatencyKey *key, int slot)
 {
 	WgLocalEntry *e;
 
-	if (!attached)
+	if (!attached && !proc_exit_inprogress)
 		(void) attach();
 	if (my_area == NULL)
 		return;
