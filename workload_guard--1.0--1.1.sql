@@ -29,30 +29,6 @@ COMMENT ON COLUMN digest_rules.role IS
 COMMENT ON COLUMN digest_rules.database IS
     'NULL or the name of this database: a rule applies to the sessions of the database whose table holds it';
 
--- active: not expired, and its role (if any) still the one it was written for
-CREATE OR REPLACE VIEW blocked_digests AS
-    SELECT r.queryid, r.mode, r.max_running, r.dry_run, r.role, r.database,
-           r.reason, r.created_by, r.created_at, r.expires_at,
-           ((r.expires_at IS NULL OR r.expires_at > pg_catalog.statement_timestamp())
-            AND (r.role IS NULL OR EXISTS
-                 (SELECT 1 FROM pg_catalog.pg_roles a
-                   WHERE a.oid OPERATOR(pg_catalog.=) r.role::oid
-                     AND a.rolname OPERATOR(pg_catalog.=) r.role_name))) AS active,
-           coalesce(cr.running, 0) AS running,
-           coalesce(c.blocked, 0) AS blocked,
-           coalesce(c.warned, 0) AS warned,
-           coalesce(c.capped, 0) AS capped,
-           c.last_hit
-    FROM digest_rules r
-    LEFT JOIN pg_catalog.pg_database d ON d.datname = r.database
-    LEFT JOIN digest_rule_counters() cr
-      ON cr.queryid = r.queryid
-     AND cr.roleid = coalesce(r.role::oid, 0)
-     AND cr.dbid = CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END
-    -- hit counters of an earlier rule with the same scope are not this one's
-    LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.last_hit
-                       WHERE cr.rule_created_at = r.created_at) c ON true;
-
 -- The sql_drop event trigger's DELETE of the rules of dropped indexes runs
 -- in C (src/index_hide.c) as an internal statement of workload_guard, like
 -- all the others: never recorded in statement_latency, never subject to a
@@ -252,7 +228,8 @@ LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'wg_queryid_of';
 
 ------------------------------------------------------------------------------
--- traffic: rate limits and per-rule activity (src/digest_rules.c)
+-- traffic: rate limits, time budgets, application and every-digest scopes,
+-- per-rule activity and the record of rule changes (src/digest_rules.c)
 ------------------------------------------------------------------------------
 
 -- A rate rule: at most per_second executions per second of the digest on
@@ -282,132 +259,6 @@ COMMENT ON COLUMN digest_rules.burst IS
     'mode rate: executions admitted at once after a quiet period (the token bucket''s size)';
 COMMENT ON COLUMN digest_rules.backends IS
     'mode budget: server time the digest may use over the recent window, in backends (time / window length)';
-
-CREATE FUNCTION rate_limit_digest(queryid bigint, per_second double precision,
-    burst integer DEFAULT NULL, reason text DEFAULT NULL,
-    expires_in interval DEFAULT NULL, role regrole DEFAULT NULL,
-    database name DEFAULT NULL, dry_run boolean DEFAULT false)
-RETURNS void
-AS 'MODULE_PATHNAME', 'wg_rate_limit_digest'
-LANGUAGE C VOLATILE;
-
-CREATE FUNCTION budget_digest(queryid bigint, backends double precision,
-    reason text DEFAULT NULL, expires_in interval DEFAULT NULL,
-    role regrole DEFAULT NULL, database name DEFAULT NULL,
-    dry_run boolean DEFAULT false)
-RETURNS void
-AS 'MODULE_PATHNAME', 'wg_budget_digest'
-LANGUAGE C VOLATILE;
-
-CREATE FUNCTION digest_rule_activity_counters(
-    OUT queryid bigint, OUT roleid oid, OUT dbid oid, OUT running integer,
-    OUT blocked bigint, OUT warned bigint, OUT capped bigint,
-    OUT limited bigint, OUT admitted bigint, OUT observed_per_second double precision,
-    OUT last_hit timestamptz, OUT rule_created_at timestamptz)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'wg_digest_rule_activity'
-LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
-
--- What each rule did on this server since it was written (or the server
--- started): refused (blocked, capped, limited), warned (warn mode's
--- would-be refusals), admitted (by a rate limit), last hit.
-CREATE VIEW digest_rule_activity AS
-    SELECT r.queryid, r.mode, r.dry_run AS warn_only, r.role, r.database,
-           r.max_running, r.per_second, r.burst, r.backends,
-           coalesce(cr.running, 0) AS running,
-           coalesce(c.blocked, 0) + coalesce(c.capped, 0)
-             + coalesce(c.limited, 0) AS refused,
-           coalesce(c.warned, 0) AS warned,
-           coalesce(c.admitted, 0) AS admitted,
-           c.observed_per_second,
-           c.last_hit
-    FROM digest_rules r
-    LEFT JOIN pg_catalog.pg_database d ON d.datname OPERATOR(pg_catalog.=) r.database
-    LEFT JOIN digest_rule_activity_counters() cr
-      ON cr.queryid OPERATOR(pg_catalog.=) r.queryid
-     AND cr.roleid OPERATOR(pg_catalog.=) coalesce(r.role::oid, 0)
-     AND cr.dbid OPERATOR(pg_catalog.=) CASE WHEN r.database IS NULL THEN 0 ELSE d.oid END
-    LEFT JOIN LATERAL (SELECT cr.blocked, cr.warned, cr.capped, cr.limited,
-                              cr.admitted, cr.observed_per_second, cr.last_hit
-                       WHERE cr.rule_created_at OPERATOR(pg_catalog.=) r.created_at) c ON true;
-
-COMMENT ON VIEW digest_rule_activity IS
-    'Per digest rule: what it refused, warned about and admitted on this server';
-
-REVOKE ALL ON FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean) FROM PUBLIC;
-GRANT SELECT ON digest_rule_activity TO PUBLIC;
-
--- The record of rule changes: one row per row written to digest_rules
--- (block_digest, cap_digest, rate_limit_digest, budget_digest,
--- unblock_digest, the housekeeping of expired rules and dropped roles, or a
--- superuser's own DML), with the row before and after as jsonb.  Written by
--- a trigger on the primary; reaches the standbys with the WAL and pg_dump
--- saves it.  trim_digest_rule_history() is its retention.
-CREATE TABLE digest_rule_history (
-    changed_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    changed_by  name NOT NULL DEFAULT session_user,
-    action      text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'truncate')),
-    queryid     bigint,
-    before      jsonb,
-    after       jsonb
-);
-CREATE INDEX ON digest_rule_history (changed_at);
-SELECT pg_catalog.pg_extension_config_dump('digest_rule_history', '');
-REVOKE ALL ON digest_rule_history FROM PUBLIC;
-
-COMMENT ON COLUMN digest_rule_history.changed_by IS
-    'The session''s user; after->>''created_by'' names the role that called the function';
-
-CREATE FUNCTION _digest_rule_history()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        INSERT INTO @extschema@.digest_rule_history (action) VALUES ('truncate');
-    ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO @extschema@.digest_rule_history (action, queryid, after)
-        VALUES ('insert', NEW.queryid, to_jsonb(NEW));
-    ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO @extschema@.digest_rule_history (action, queryid, before, after)
-        VALUES ('update', NEW.queryid, to_jsonb(OLD), to_jsonb(NEW));
-    ELSE
-        INSERT INTO @extschema@.digest_rule_history (action, queryid, before)
-        VALUES ('delete', OLD.queryid, to_jsonb(OLD));
-    END IF;
-    RETURN NULL;
-END
-$$;
-REVOKE ALL ON FUNCTION _digest_rule_history() FROM PUBLIC;
-
-CREATE TRIGGER digest_rules_history
-    AFTER INSERT OR UPDATE OR DELETE ON digest_rules
-    FOR EACH ROW EXECUTE FUNCTION _digest_rule_history();
-CREATE TRIGGER digest_rules_history_truncate
-    AFTER TRUNCATE ON digest_rules
-    FOR EACH STATEMENT EXECUTE FUNCTION _digest_rule_history();
-ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history;
-ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history_truncate;
-
--- retention: delete the record older than keep; returns the rows deleted
-CREATE FUNCTION trim_digest_rule_history(keep interval)
-RETURNS bigint
-LANGUAGE sql VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH d AS (DELETE FROM @extschema@.digest_rule_history
-                WHERE changed_at < pg_catalog.now() OPERATOR(pg_catalog.-) keep
-               RETURNING 1)
-    SELECT count(*) FROM d
-$$;
-REVOKE ALL ON FUNCTION trim_digest_rule_history(interval) FROM PUBLIC;
-
-------------------------------------------------------------------------------
--- traffic: application_name scope and rules over every digest of a role or
--- an application (src/digest_rules.c)
-------------------------------------------------------------------------------
 
 -- application_name: the rule applies only to sessions whose
 -- application_name (as pg_stat_activity shows it) is exactly this; NULL:
@@ -450,7 +301,6 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'wg_cap_digest'
 LANGUAGE C VOLATILE;
 
-DROP FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean);
 CREATE FUNCTION rate_limit_digest(queryid bigint, per_second double precision,
     burst integer DEFAULT NULL, reason text DEFAULT NULL,
     expires_in interval DEFAULT NULL, role regrole DEFAULT NULL,
@@ -460,7 +310,6 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'wg_rate_limit_digest'
 LANGUAGE C VOLATILE;
 
-DROP FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean);
 CREATE FUNCTION budget_digest(queryid bigint, backends double precision,
     reason text DEFAULT NULL, expires_in interval DEFAULT NULL,
     role regrole DEFAULT NULL, database name DEFAULT NULL,
@@ -471,9 +320,12 @@ LANGUAGE C VOLATILE;
 
 -- queryid NULL: the rules over every digest; application_name NULL: the
 -- rules of any application (so unblock_digest(q) still lifts every rule of
--- the digest)
+-- the digest); role NULL: the rules of any role and none, a role: only the
+-- rules scoped to it (unblock_digest(NULL, role => 'r') lifts r's rules
+-- over every digest and no other role's)
 DROP FUNCTION unblock_digest(bigint);
-CREATE FUNCTION unblock_digest(queryid bigint, application_name text DEFAULT NULL)
+CREATE FUNCTION unblock_digest(queryid bigint, application_name text DEFAULT NULL,
+    role regrole DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'wg_unblock_digest'
 LANGUAGE C VOLATILE;
@@ -482,10 +334,12 @@ REVOKE ALL ON FUNCTION block_digest(bigint, text, interval, regrole, name, boole
 REVOKE ALL ON FUNCTION cap_digest(bigint, integer, text, interval, regrole, name, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION rate_limit_digest(bigint, double precision, integer, text, interval, regrole, name, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION budget_digest(bigint, double precision, text, interval, regrole, name, boolean, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION unblock_digest(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION unblock_digest(bigint, text, regrole) FROM PUBLIC;
 
--- the shared counters gain the application of the rule's key (appended:
--- the C function fills the columns its SQL declaration has)
+-- The shared counters gain the application of the rule's key (appended:
+-- the C function fills the columns its SQL declaration has, so 1.0's
+-- declaration keeps working with this library).  blocked_digests: active
+-- means not expired, and its role (if any) still the one it was written for.
 DROP VIEW blocked_digests;
 DROP FUNCTION digest_rule_counters();
 CREATE FUNCTION digest_rule_counters(
@@ -526,8 +380,9 @@ COMMENT ON VIEW blocked_digests IS
     'Blocked and capped query digests, with hits counted on this server since it started';
 GRANT SELECT ON blocked_digests TO PUBLIC;
 
-DROP VIEW digest_rule_activity;
-DROP FUNCTION digest_rule_activity_counters();
+-- What each rule did on this server since it was written (or the server
+-- started): refused (blocked, capped, limited), warned (warn mode's
+-- would-be refusals), admitted (by a rate limit), last hit.
 CREATE FUNCTION digest_rule_activity_counters(
     OUT queryid bigint, OUT roleid oid, OUT dbid oid, OUT running integer,
     OUT blocked bigint, OUT warned bigint, OUT capped bigint,
@@ -564,10 +419,29 @@ COMMENT ON VIEW digest_rule_activity IS
     'Per digest rule: what it refused, warned about and admitted on this server';
 GRANT SELECT ON digest_rule_activity TO PUBLIC;
 
--- the record names the application too (the rows before and after have it
--- as well)
-ALTER TABLE digest_rule_history ADD COLUMN application_name text;
-CREATE OR REPLACE FUNCTION _digest_rule_history()
+-- The record of rule changes: one row per row written to digest_rules
+-- (block_digest, cap_digest, rate_limit_digest, budget_digest,
+-- unblock_digest, the housekeeping of expired rules and dropped roles, or a
+-- superuser's own DML), with the row before and after as jsonb.  Written by
+-- a trigger on the primary; reaches the standbys with the WAL and pg_dump
+-- saves it.  trim_digest_rule_history() is its retention.
+CREATE TABLE digest_rule_history (
+    changed_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    changed_by  name NOT NULL DEFAULT session_user,
+    action      text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'truncate')),
+    queryid     bigint,
+    before      jsonb,
+    after       jsonb,
+    application_name text
+);
+CREATE INDEX ON digest_rule_history (changed_at);
+SELECT pg_catalog.pg_extension_config_dump('digest_rule_history', '');
+REVOKE ALL ON digest_rule_history FROM PUBLIC;
+
+COMMENT ON COLUMN digest_rule_history.changed_by IS
+    'The session''s user; after->>''created_by'' names the role that called the function';
+
+CREATE FUNCTION _digest_rule_history()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -588,18 +462,26 @@ BEGIN
     RETURN NULL;
 END
 $$;
+REVOKE ALL ON FUNCTION _digest_rule_history() FROM PUBLIC;
 
-------------------------------------------------------------------------------
--- Lifting one role's rules (src/digest_rules.c)
-------------------------------------------------------------------------------
+CREATE TRIGGER digest_rules_history
+    AFTER INSERT OR UPDATE OR DELETE ON digest_rules
+    FOR EACH ROW EXECUTE FUNCTION _digest_rule_history();
+CREATE TRIGGER digest_rules_history_truncate
+    AFTER TRUNCATE ON digest_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION _digest_rule_history();
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history;
+ALTER TABLE digest_rules ENABLE ALWAYS TRIGGER digest_rules_history_truncate;
 
--- role NULL: the rules of any role and none, as application_name NULL; a
--- role: only the rules scoped to it (unblock_digest(NULL, role => 'r')
--- lifts r's rules over every digest and no other role's)
-DROP FUNCTION unblock_digest(bigint, text);
-CREATE FUNCTION unblock_digest(queryid bigint, application_name text DEFAULT NULL,
-    role regrole DEFAULT NULL)
-RETURNS integer
-AS 'MODULE_PATHNAME', 'wg_unblock_digest'
-LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION unblock_digest(bigint, text, regrole) FROM PUBLIC;
+-- retention: delete the record older than keep; returns the rows deleted
+CREATE FUNCTION trim_digest_rule_history(keep interval)
+RETURNS bigint
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH d AS (DELETE FROM @extschema@.digest_rule_history
+                WHERE changed_at < pg_catalog.now() OPERATOR(pg_catalog.-) keep
+               RETURNING 1)
+    SELECT count(*) FROM d
+$$;
+REVOKE ALL ON FUNCTION trim_digest_rule_history(interval) FROM PUBLIC;
