@@ -13,7 +13,7 @@
  * starts when its message arrived (the first of a query string) or where
  * the previous statement of the string ended, so parse analysis and its
  * lock waits are in; no clock is read at its start.  Its end is one clock
- * read at ExecutorEnd (or at the end of its last ExecutorRun when that ran
+ * read when ExecutorEnd returns (or at the end of its last ExecutorRun when that ran
  * in a later message than its start: an extended-protocol SELECT, whose
  * portal may be dropped only at the next Bind).  Nested statements read
  * the clock at their planning or start.
@@ -1079,12 +1079,18 @@ wg_latency_run_exit(QueryDesc *queryDesc, int i)
 	}
 }
 
+/*
+ * ExecutorEnd has returned (it ran with the execution active: an error in
+ * it is a failure found at the abort): the execution ends now, or where its
+ * last run ended when that was in a later message than its start (see
+ * run_exit).
+ */
 void
-wg_latency_executor_end(QueryDesc *queryDesc)
+wg_latency_executor_end(QueryDesc *queryDesc, int i)
 {
 	WgExecSlot *slot;
 
-	if (n_exec_slots == 0 || (slot = exec_slot_find(queryDesc)) == NULL)
+	if ((slot = exec_slot_at(queryDesc, i)) == NULL)
 		return;
 
 	latency_record_span(slot->queryid, slot->level, slot->start,

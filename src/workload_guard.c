@@ -398,13 +398,24 @@ wg_ExecutorFinish(QueryDesc *queryDesc)
 static void
 wg_ExecutorEnd(QueryDesc *queryDesc)
 {
-	wg_latency_executor_end(queryDesc);
+	int			slot;
+	ErrorContextCallback errcb;
+
 	wg_digest_rules_release(queryDesc);
 
+	/* ExecutorEnd is part of the execution: active while it runs, then recorded */
+	slot = wg_latency_run_enter(queryDesc);
+	if (slot >= 0)
+		wg_latency_watch_errors(&errcb);
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
+	if (slot >= 0)
+	{
+		wg_latency_unwatch_errors(&errcb);
+		wg_latency_executor_end(queryDesc, slot);
+	}
 }
 
 /* what wg_ProcessUtility found before the statement, for utility_guarded */
