@@ -13,9 +13,9 @@
  * starts when its message arrived (the first of a query string) or where
  * the previous statement of the string ended, so parse analysis and its
  * lock waits are in; no clock is read at its start.  Its end is one clock
- * read when ExecutorEnd returns (or at the end of its last ExecutorRun when that ran
- * in a later message than its start: an extended-protocol SELECT, whose
- * portal may be dropped only at the next Bind).  Nested statements read
+ * read when ExecutorEnd returns (or at the end of its last ExecutorRun when
+ * that ran in a later message than its start: an extended-protocol SELECT,
+ * whose portal may be dropped only at the next Bind).  Nested statements read
  * the clock at their planning or start.
  *
  * Locking protocol (the whole of it):
@@ -673,19 +673,21 @@ recent_slot_claim(WgDigest *d, int s, uint64 epoch, uint64 ep)
 
 	for (;;)
 	{
-		if (ep == epoch)
-			return true;
 		if (ep == WG_EPOCH_CLEARING)
 		{
 			if (++spins < WG_CLEAR_SPINS)
 				pg_spin_delay();
 			else
 				pg_usleep(10L);
+			ep = pg_atomic_read_u64(&d->recent_epoch[s]);
+			continue;
 		}
-		else if (ep > epoch)
+		if (ep == epoch)
+			return true;
+		if (ep > epoch)
 			return false;
-		else if (pg_atomic_compare_exchange_u64(&d->recent_epoch[s], &ep,
-												WG_EPOCH_CLEARING))
+		if (pg_atomic_compare_exchange_u64(&d->recent_epoch[s], &ep,
+										   WG_EPOCH_CLEARING))
 		{
 			int			i;
 
@@ -696,9 +698,7 @@ recent_slot_claim(WgDigest *d, int s, uint64 epoch, uint64 ep)
 			pg_atomic_write_u64(&d->recent_epoch[s], epoch);
 			return true;
 		}
-		else
-			continue;			/* lost the race: ep holds the new value */
-		ep = pg_atomic_read_u64(&d->recent_epoch[s]);
+		/* lost the race: the compare-and-swap left the slot's epoch in ep */
 	}
 }
 

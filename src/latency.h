@@ -48,8 +48,9 @@ extern void wg_latency_plan_end(int level);
 /*
  * executor: the caller (workload_guard.c) owns the hooks and nesting level.
  * starting and run_enter return the execution's slot (-1: not tracked) for
- * started, run_exit and (run_enter before ExecutorEnd) executor_end.  No hook catches errors: an execution that fails
- * is found active at the abort (wg_latency_abort).
+ * started, run_exit and (run_enter before ExecutorEnd) executor_end.  No
+ * hook catches errors: an execution that fails is found active at the
+ * abort (wg_latency_abort).
  */
 extern int	wg_latency_executor_starting(QueryDesc *queryDesc, int eflags, int level);
 extern void wg_latency_executor_started(QueryDesc *queryDesc, int slot);

@@ -323,8 +323,8 @@ wg_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 /*
- * ExecutorRun and ExecutorFinish: the execution is active and the level
- * raised while they run; no PG_TRY (see the file header).
+ * ExecutorRun, ExecutorFinish and ExecutorEnd: the execution is active and
+ * the level raised while they run; no PG_TRY (see the file header).
  */
 typedef struct WgPhase
 {
@@ -343,15 +343,21 @@ phase_begin(QueryDesc *queryDesc, WgPhase *ph)
 	wg_nesting_level = ph->level + 1;
 }
 
+/* the phase returned: the level back, errors no longer watched */
 static inline void
-phase_end(QueryDesc *queryDesc, WgPhase *ph)
+phase_leave(WgPhase *ph)
 {
 	wg_nesting_level = ph->level;
 	if (ph->slot >= 0)
-	{
 		wg_latency_unwatch_errors(&ph->errcb);
+}
+
+static inline void
+phase_end(QueryDesc *queryDesc, WgPhase *ph)
+{
+	phase_leave(ph);
+	if (ph->slot >= 0)
 		wg_latency_run_exit(queryDesc, ph->slot);
-	}
 }
 
 static void
@@ -398,24 +404,19 @@ wg_ExecutorFinish(QueryDesc *queryDesc)
 static void
 wg_ExecutorEnd(QueryDesc *queryDesc)
 {
-	int			slot;
-	ErrorContextCallback errcb;
+	WgPhase		ph;
 
 	wg_digest_rules_release(queryDesc);
 
-	/* ExecutorEnd is part of the execution: active while it runs, then recorded */
-	slot = wg_latency_run_enter(queryDesc);
-	if (slot >= 0)
-		wg_latency_watch_errors(&errcb);
+	/* part of the execution: recorded once it has returned */
+	phase_begin(queryDesc, &ph);
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	if (slot >= 0)
-	{
-		wg_latency_unwatch_errors(&errcb);
-		wg_latency_executor_end(queryDesc, slot);
-	}
+	phase_leave(&ph);
+	if (ph.slot >= 0)
+		wg_latency_executor_end(queryDesc, ph.slot);
 }
 
 /* what wg_ProcessUtility found before the statement, for utility_guarded */
